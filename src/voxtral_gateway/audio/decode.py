@@ -1,0 +1,195 @@
+"""Decode any FFmpeg-readable audio to 16 kHz mono float32 with PyAV, enforcing limits early.
+
+Runs in a worker thread (it is CPU work); raises the gateway's audio errors, never PyAV's."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import av
+import msgspec
+import numpy as np
+import structlog
+
+from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
+from voxtral_gateway.errors import AudioRejected, AudioTooLong, AudioUndecodable, PayloadTooLarge
+
+log = structlog.get_logger(__name__)
+
+TARGET_RATE = 16_000
+# A decode shorter than the container declared by more than this is a truncated file.
+_TRUNCATION_TOLERANCE_SECONDS = 0.5
+_TRUNCATION_TOLERANCE_RATIO = 0.10
+
+
+class AudioLimits(msgspec.Struct, kw_only=True, frozen=True):
+    max_bytes: int
+    max_duration_seconds: float
+    min_sample_rate: int = 8_000
+    max_sample_rate: int = 48_000
+    max_channels: int = 2
+    field: str = "audio_file"
+    """The request field the audio came from, named in every error message."""
+
+
+class SourceInfo(msgspec.Struct, kw_only=True, frozen=True):
+    container: str
+    codec: str
+    sample_rate: int
+    channels: int
+    declared_duration_seconds: float | None
+    size_bytes: int
+
+
+class DecodedAudio(msgspec.Struct, kw_only=True):
+    samples: np.ndarray
+    """float32 mono at `sample_rate`."""
+    sample_rate: int
+    source: SourceInfo
+
+    @property
+    def duration_seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def decode_audio(data: bytes, declared_format: str | None, limits: AudioLimits) -> DecodedAudio:
+    """Decode `data`; the declared format is only a hint, the sniffed container wins."""
+    label = declared_format or "audio"
+    if len(data) == 0:
+        raise AudioUndecodable(f"{limits.field} is empty: no audio bytes were sent", field=limits.field)
+    if len(data) > limits.max_bytes:
+        raise PayloadTooLarge(
+            f"{limits.field} is {len(data)} bytes; the limit is {limits.max_bytes} bytes "
+            f"(MAX_FILE_SIZE_MB={limits.max_bytes / 1048576:g})",
+            field=limits.field,
+            details={"size_bytes": len(data), "limit_bytes": limits.max_bytes},
+        )
+    sniffed = sniff_container(data)
+    if declared_format and sniffed and DEMUXER_FOR_LABEL.get(declared_format) != DEMUXER_FOR_LABEL[sniffed]:
+        log.info("audio_format_mismatch", declared=declared_format, detected=sniffed)
+    demuxer = DEMUXER_FOR_LABEL[sniffed].split(",")[0] if sniffed else None
+    try:
+        container = av.open(io.BytesIO(data), mode="r", format=demuxer, metadata_errors="ignore")
+    except (av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise AudioUndecodable(
+            f"{limits.field} could not be decoded as {sniffed or label}: {_reason(exc)}", field=limits.field
+        ) from exc
+    with container:
+        return _decode_container(container, data, sniffed or label, limits)
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(": '<none>'")[0]
+
+
+def _decode_container(
+    container: av.container.InputContainer, data: bytes, label: str, limits: AudioLimits
+) -> DecodedAudio:
+    stream = next((s for s in container.streams if s.type == "audio"), None)
+    if stream is None:
+        raise AudioUndecodable(f"{limits.field} has no audio stream ({label})", field=limits.field)
+    context = stream.codec_context
+    source = SourceInfo(
+        container=container.format.name,
+        codec=context.name,
+        sample_rate=context.sample_rate or 0,
+        channels=context.channels or 0,
+        declared_duration_seconds=_declared_duration(container, stream),
+        size_bytes=len(data),
+    )
+    _check_format(source, limits)
+    declared = source.declared_duration_seconds
+    if declared is not None and declared > limits.max_duration_seconds:
+        raise AudioTooLong(
+            f"{limits.field} is {declared:.1f} s long; the limit is {limits.max_duration_seconds:g} s",
+            field=limits.field,
+            details={"duration_seconds": round(declared, 3), "limit_seconds": limits.max_duration_seconds},
+        )
+    samples = _decode_samples(container, stream, label, declared, limits)
+    decoded_seconds = len(samples) / TARGET_RATE
+    if len(samples) == 0:
+        raise AudioRejected(f"{limits.field} contains no decodable audio ({label})", field=limits.field)
+    if declared is not None and declared - decoded_seconds > max(
+        _TRUNCATION_TOLERANCE_SECONDS, declared * _TRUNCATION_TOLERANCE_RATIO
+    ):
+        raise AudioRejected(
+            f"{limits.field} is truncated: the {label} file declares {declared:.2f} s "
+            f"but only {decoded_seconds:.2f} s could be decoded",
+            field=limits.field,
+            details={"declared_seconds": round(declared, 3), "decoded_seconds": round(decoded_seconds, 3)},
+        )
+    return DecodedAudio(samples=samples, sample_rate=TARGET_RATE, source=source)
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_format(source: SourceInfo, limits: AudioLimits) -> None:
+    if not limits.min_sample_rate <= source.sample_rate <= limits.max_sample_rate:
+        raise AudioRejected(
+            f"{limits.field} has a sample rate of {source.sample_rate} Hz; "
+            f"supported: {limits.min_sample_rate}–{limits.max_sample_rate} Hz",
+            field=limits.field,
+            details={"sample_rate": source.sample_rate},
+        )
+    if not 1 <= source.channels <= limits.max_channels:
+        raise AudioRejected(
+            f"{limits.field} has {source.channels} channels; supported: 1–{limits.max_channels}",
+            field=limits.field,
+            details={"channels": source.channels},
+        )
+
+
+def _decode_samples(
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    label: str,
+    declared: float | None,
+    limits: AudioLimits,
+) -> np.ndarray:
+    max_samples = math.ceil(limits.max_duration_seconds * TARGET_RATE)
+    capacity = math.ceil(declared * TARGET_RATE * 1.02) + TARGET_RATE if declared else 30 * TARGET_RATE
+    buffer = np.empty(min(capacity, max_samples + TARGET_RATE), dtype=np.float32)
+    written = 0
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE)
+
+    def append(frames: list[av.AudioFrame]) -> None:
+        nonlocal buffer, written
+        for frame in frames:
+            chunk = frame.to_ndarray().reshape(-1)
+            end = written + len(chunk)
+            if end > max_samples:
+                raise AudioTooLong(
+                    f"{limits.field} is longer than the limit of {limits.max_duration_seconds:g} s",
+                    field=limits.field,
+                    details={"limit_seconds": limits.max_duration_seconds},
+                )
+            if end > len(buffer):
+                grown = np.empty(max(end, len(buffer) * 2), dtype=np.float32)
+                grown[:written] = buffer[:written]
+                buffer = grown
+            buffer[written:end] = chunk
+            written = end
+
+    try:
+        for frame in container.decode(stream):
+            append(resampler.resample(frame))
+        append(resampler.resample(None))
+    except av.FFmpegError as exc:
+        if written == 0:
+            raise AudioUndecodable(
+                f"{limits.field} could not be decoded as {label}: {_reason(exc)}", field=limits.field
+            ) from exc
+        raise AudioRejected(
+            f"{limits.field} is corrupt after {written / TARGET_RATE:.2f} s of {label}: {_reason(exc)}",
+            field=limits.field,
+        ) from exc
+    # Copy out only when the buffer is much larger than the audio, so memory is not held for nothing.
+    return buffer[:written] if written * 2 > len(buffer) else buffer[:written].copy()

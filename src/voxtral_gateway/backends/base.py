@@ -1,0 +1,63 @@
+"""The one interface every speech backend implements, and the typed results it returns."""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import msgspec
+
+from voxtral_gateway.audio import DecodedAudio
+
+
+class TranscriptionOptions(msgspec.Struct, kw_only=True, frozen=True):
+    language: str | None = None
+    temperature: float = 0.0
+
+
+class TranscriptSegment(msgspec.Struct, kw_only=True):
+    start: float
+    end: float
+    text: str
+
+
+class Transcript(msgspec.Struct, kw_only=True):
+    text: str
+    language: str | None
+    """What the model reported, when it reports one."""
+    confidence: float | None
+    """Mean token probability, when the model exposes token probabilities."""
+    segments: list[TranscriptSegment]
+
+
+class BackendHealth(msgspec.Struct, kw_only=True):
+    ready: bool
+    detail: str | None = None
+
+
+class SpeechBackend(abc.ABC):
+    """A speech engine the gateway can send decoded audio to."""
+
+    kind: ClassVar[str]
+    model_name: str
+    max_audio_seconds: float | None = None
+    """The longest audio one request may carry, or None for no limit of the backend's own."""
+
+    async def start(self) -> None:
+        """Acquire long-lived resources (connections, model weights)."""
+
+    async def close(self) -> None:
+        """Release what `start` acquired."""
+
+    @property
+    def supported_languages(self) -> frozenset[str] | None:
+        """Languages the model can be asked for, or None for all the API accepts."""
+        return None
+
+    @abc.abstractmethod
+    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+        """Transcribe one decoded clip."""
+
+    @abc.abstractmethod
+    async def health(self) -> BackendHealth:
+        """Whether the backend can serve requests now."""

@@ -1,0 +1,53 @@
+"""A bounded pool for CPU-bound work (decoding, the embedded model), off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from voxtral_gateway.errors import Overloaded
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class CpuPool:
+    """Runs blocking callables on `workers` threads with at most `queue_limit` callers waiting.
+
+    Past that, `run` raises `Overloaded` at once instead of queueing without bound."""
+
+    def __init__(self, name: str, workers: int, queue_limit: int):
+        self.name = name
+        self.workers = workers
+        self.queue_limit = queue_limit
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._slots = asyncio.Semaphore(workers)
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    async def run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._slots.locked() and self._waiting >= self.queue_limit:
+            raise Overloaded(
+                f"the {self.name} pool is busy ({self.workers} running, {self._waiting} waiting); retry shortly"
+            )
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            loop = asyncio.get_running_loop()
+            # A cancelled caller leaves the job running to completion on its thread, but a job
+            # that has not started yet is dropped by the executor's cancel.
+            return await loop.run_in_executor(self._executor, functools.partial(func, *args, **kwargs))
+        finally:
+            self._slots.release()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,95 @@
+"""The one mapping from exceptions to HTTP error responses (status + `ErrorResponse` JSON)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY
+
+from voxtral_gateway.errors import GatewayError, Overloaded, status_of
+from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
+
+log = structlog.get_logger(__name__)
+
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+_CODE_FOR_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _debug(request: Request) -> bool:
+    return bool(request.app.debug)
+
+
+def error_response(
+    status: int, detail: ErrorDetail, headers: dict[str, str] | None = None
+) -> Response[ErrorResponse]:
+    return Response(ErrorResponse(error=detail), status_code=status, headers=headers)
+
+
+def handle_gateway_error(request: Request, exc: GatewayError) -> Response[ErrorResponse]:
+    status = status_of(exc)
+    if status >= 500:
+        log.warning("request_failed", status=status, code=exc.code, error=exc.message, path=request.url.path)
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
+    detail = ErrorDetail(code=exc.code, message=exc.message, field=exc.field, details=exc.details or None)
+    return error_response(status, detail, headers)
+
+
+def handle_validation_error(request: Request, exc: ValidationException) -> Response[ErrorResponse]:
+    """Litestar's schema validation (400 by default) → 422, naming the first offending field."""
+    problems: list[dict[str, Any]] = exc.extra if isinstance(exc.extra, list) else []
+    first = next((p for p in problems if isinstance(p, dict)), {})
+    reason = str(first.get("message") or exc.detail)
+    field = str(first["key"]) if first.get("key") else None
+    named = _NAMED_FIELD.search(reason)
+    if named and field in (None, "data"):  # a missing or unknown field: Litestar says `data`
+        field = named.group(1)
+    message = f"{field}: {reason}" if field else str(reason)
+    if field and "base64" in message.lower():
+        message += " (standard padded base64 is expected, without a `data:` prefix)"
+    detail = ErrorDetail(code="invalid_request", message=message, field=field, details={"errors": problems})
+    return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[ErrorResponse]:
+    status = exc.status_code
+    message = exc.detail
+    details: dict[str, Any] | None = None
+    if status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.route_handler.resolve_request_max_body_size()
+        message = f"request body is larger than this route's limit of {limit} bytes (set by MAX_FILE_SIZE_MB)"
+        details = {"limit_bytes": limit}
+    elif status >= 500:
+        log.error("http_exception", status=status, detail=exc.detail, path=request.url.path)
+        if not _debug(request):
+            message = "internal server error"
+    detail = ErrorDetail(code=_CODE_FOR_STATUS.get(status, "http_error"), message=message, details=details)
+    return error_response(status, detail, exc.headers)
+
+
+def handle_unexpected_error(request: Request, exc: Exception) -> Response[ErrorResponse]:
+    log.exception("unhandled_error", path=request.url.path)
+    message = (
+        f"internal server error: {type(exc).__name__}: {exc}" if _debug(request) else "internal server error"
+    )
+    return error_response(500, ErrorDetail(code="internal_error", message=message))
+
+
+EXCEPTION_HANDLERS = {
+    GatewayError: handle_gateway_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected_error,
+}

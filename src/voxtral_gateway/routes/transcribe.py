@@ -1,0 +1,60 @@
+"""POST /transcribe/: one base64 audio file in, its transcription out."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from litestar import Controller, post
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from voxtral_gateway.backends import TranscriptionOptions
+from voxtral_gateway.routes.docs import error_responses
+from voxtral_gateway.runtime import Runtime
+from voxtral_gateway.schemas.transcribe import TranscribeRequest, TranscribeResponse
+
+_BODY = Body(
+    title="Transcription request",
+    examples=[
+        Example(
+            summary="An MP3 in English",
+            value={"audio_file": "SUQzBAAAAAAA...", "format": "mp3", "language": "en", "temperature": 0.0},
+        ),
+        Example(summary="Let the model detect the language", value={"audio_file": "UklGRiQAAABXQVZF..."}),
+    ],
+)
+
+
+class TranscribeController(Controller):
+    path = "/transcribe"
+    tags = ["transcription"]
+
+    @post(
+        "/",
+        operation_id="transcribe",
+        summary="Transcribe one audio file",
+        description=(
+            "Send an audio file (MP3, WAV, FLAC, M4A/AAC, OGG Vorbis/Opus, WebM/Opus, …) as standard base64. "
+            "The real container is detected from the bytes; `format` is a hint. Limits: MAX_FILE_SIZE_MB per "
+            "file, MAX_AUDIO_DURATION_SECONDS of audio, 8–48 kHz, 1–2 channels."
+        ),
+        status_code=200,
+        responses=error_responses(413, 415, 422, 429, 502, 503, 504),
+    )
+    async def transcribe(
+        self, data: Annotated[TranscribeRequest, _BODY], runtime: Runtime
+    ) -> TranscribeResponse:
+        started = time.perf_counter()
+        result = await runtime.transcription.transcribe(
+            data.audio_file,
+            data.format,
+            TranscriptionOptions(language=data.language, temperature=data.temperature),
+        )
+        return TranscribeResponse(
+            transcription=result.transcript.text,
+            language_detected=result.language,
+            confidence=result.transcript.confidence,
+            processing_time_ms=round((time.perf_counter() - started) * 1000, 2),
+            audio_duration_seconds=result.audio_duration_seconds,
+        )

@@ -1,0 +1,1 @@
+"""Use cases: what the gateway does with a request, independent of HTTP."""

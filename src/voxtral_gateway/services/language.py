@@ -1,0 +1,24 @@
+"""Identify the language of a transcript, among the languages the API supports."""
+
+from __future__ import annotations
+
+import functools
+
+from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
+
+
+@functools.cache
+def _identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(SUPPORTED_LANGUAGES))
+    return identifier
+
+
+def identify_language(text: str) -> str | None:
+    """The most likely supported language of `text`, or None when there is too little text."""
+    if len(text.split()) < 2:
+        return None
+    language, _probability = _identifier().classify(text)
+    return str(language)
