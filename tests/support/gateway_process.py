@@ -24,7 +24,9 @@ def free_port() -> int:
 class GatewayProcess:
     """One gateway server process (granian and its workers) with its own environment."""
 
-    def __init__(self, env: dict[str, str] | None = None, args: list[str] | None = None, log_path: Path | None = None):
+    def __init__(
+        self, env: dict[str, str] | None = None, args: list[str] | None = None, log_path: Path | None = None
+    ):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), **(env or {})}

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.gateway_process import GatewayProcess
+
+
+@pytest.fixture(scope="session")
+def embedded_gateway() -> Iterator[GatewayProcess]:
+    """The server on its embedded defaults, as a user starts it."""
+    with GatewayProcess(env={"BACKEND": "embedded"}) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def embedded_client(embedded_gateway: GatewayProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=embedded_gateway.base_url, timeout=120) as client:
+        yield client
