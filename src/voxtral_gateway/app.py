@@ -14,9 +14,11 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from voxtral_gateway import __version__
 from voxtral_gateway.observability.logging import configure_logging
+from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController
 from voxtral_gateway.routes.transcribe import TranscribeController
+from voxtral_gateway.routes.understand import UnderstandController
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.settings import Settings, load_settings
 
@@ -56,8 +58,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await runtime.close()
 
     single_file_limit = base64_body_limit(settings.max_file_size_bytes)
+    many_files_limit = base64_body_limit(settings.max_request_size_bytes)
     return Litestar(
-        route_handlers=[HealthController, _with_body_limit(TranscribeController, single_file_limit)],
+        route_handlers=[
+            HealthController,
+            _with_body_limit(TranscribeController, single_file_limit),
+            _with_body_limit(BatchController, many_files_limit),
+            _with_body_limit(UnderstandController, many_files_limit),
+        ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

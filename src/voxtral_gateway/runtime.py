@@ -7,7 +7,9 @@ import time
 from voxtral_gateway.audio import AudioLimits
 from voxtral_gateway.backends import SpeechBackend, create_backend
 from voxtral_gateway.cpu_pool import CpuPool
+from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.transcription import TranscriptionService
+from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
 
 
@@ -24,6 +26,22 @@ class Runtime:
             max_duration_seconds=settings.max_audio_duration_seconds,
         )
         self.transcription = TranscriptionService(self.backend, self.decode_pool, self.audio_limits)
+        self.understanding = UnderstandingService(
+            self.backend,
+            self.transcription,
+            UnderstandingLimits(
+                max_total_seconds=settings.understanding_max_total_seconds,
+                max_total_bytes=settings.max_request_size_bytes,
+                max_question_chars=settings.understanding_max_question_chars,
+                max_tokens=settings.understanding_max_tokens_limit,
+            ),
+        )
+        self.batch = BatchService(
+            self.transcription,
+            max_files=settings.batch_max_files,
+            max_total_bytes=settings.max_request_size_bytes,
+            concurrency=settings.batch_concurrency,
+        )
 
     async def start(self) -> None:
         await self.backend.start()

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import msgspec
 
 from voxtral_gateway.audio import DecodedAudio
+from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
+from voxtral_gateway.errors import NotSupportedByBackend
+
+UNDERSTANDING_NEEDS_VOXTRAL = (
+    "audio understanding needs the Voxtral backend: serve mistralai/Voxtral-Mini-3B-2507 with vLLM "
+    "(vllm serve mistralai/Voxtral-Mini-3B-2507 --tokenizer_mode mistral --config_format mistral "
+    "--load_format mistral) and start the gateway with --voxtral-host HOST (or VOXTRAL_HOST)"
+)
 
 
 class TranscriptionOptions(msgspec.Struct, kw_only=True, frozen=True):
@@ -40,6 +49,8 @@ class SpeechBackend(abc.ABC):
 
     kind: ClassVar[str]
     model_name: str
+    supports_chat: ClassVar[bool] = False
+    """Whether `chat`/`chat_stream` work: questions about audio need an audio LLM (Voxtral)."""
     max_audio_seconds: float | None = None
     """The longest audio one request may carry, or None for no limit of the backend's own."""
 
@@ -61,3 +72,13 @@ class SpeechBackend(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> BackendHealth:
         """Whether the backend can serve requests now."""
+
+    async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
+        """Answer a conversation that carries audio; only backends with an audio LLM can."""
+        raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)
+
+    def chat_stream(
+        self, messages: list[ChatMessage], sampling: SamplingParams
+    ) -> AsyncIterator[AnswerDelta]:
+        """The same answer, as it is generated."""
+        raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)

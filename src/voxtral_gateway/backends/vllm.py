@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import msgspec
@@ -16,6 +18,14 @@ from voxtral_gateway.backends.base import (
     Transcript,
     TranscriptionOptions,
     TranscriptSegment,
+)
+from voxtral_gateway.backends.chat import (
+    Answer,
+    AnswerDelta,
+    AudioPart,
+    ChatMessage,
+    SamplingParams,
+    TokenUsage,
 )
 from voxtral_gateway.errors import (
     UpstreamError,
@@ -49,8 +59,106 @@ class _UpstreamErrorBody(msgspec.Struct):
     message: str | None = None
 
 
+class _WireInputAudio(msgspec.Struct):
+    data: bytes
+    """msgspec writes bytes as standard base64, which is what vLLM expects here."""
+    format: str
+
+
+class _WireAudioPart(msgspec.Struct, tag_field="type", tag="input_audio"):
+    input_audio: _WireInputAudio
+
+
+class _WireTextPart(msgspec.Struct, tag_field="type", tag="text"):
+    text: str
+
+
+class _WireMessage(msgspec.Struct):
+    role: str
+    content: list[_WireTextPart | _WireAudioPart]
+
+
+class _WireStreamOptions(msgspec.Struct):
+    include_usage: bool = True
+
+
+class _WireChatRequest(msgspec.Struct, omit_defaults=True):
+    model: str
+    messages: list[_WireMessage]
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stream: bool = False
+    stream_options: _WireStreamOptions | None = None
+
+
+class _WireAnswerMessage(msgspec.Struct):
+    content: str | None = None
+
+
+class _WireChoice(msgspec.Struct):
+    message: _WireAnswerMessage
+    finish_reason: str | None = None
+
+
+class _WireChatResponse(msgspec.Struct):
+    model: str
+    choices: list[_WireChoice]
+    usage: TokenUsage | None = None
+
+
+class _WireDelta(msgspec.Struct):
+    content: str | None = None
+
+
+class _WireChunkChoice(msgspec.Struct):
+    delta: _WireDelta = msgspec.field(default_factory=_WireDelta)
+    finish_reason: str | None = None
+
+
+class _WireChunk(msgspec.Struct):
+    choices: list[_WireChunkChoice] = msgspec.field(default_factory=list)
+    usage: TokenUsage | None = None
+    error: _UpstreamErrorInfo | None = None
+
+
+def _wire_message(message: ChatMessage) -> _WireMessage:
+    parts: list[_WireTextPart | _WireAudioPart] = []
+    for part in message.content:
+        if isinstance(part, AudioPart):
+            wav = encode_wav(part.audio.samples, part.audio.sample_rate)
+            parts.append(_WireAudioPart(input_audio=_WireInputAudio(data=wav, format="wav")))
+        else:
+            parts.append(_WireTextPart(text=part.text))
+    return _WireMessage(role=message.role, content=parts)
+
+
+async def _server_sent_data(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The `data:` payloads of a server-sent event stream."""
+    async for raw_line in stream:
+        line = raw_line.strip()
+        if line.startswith(b"data:"):
+            yield line[5:].strip()
+
+
+def _delta_from_chunk(payload: bytes) -> AnswerDelta:
+    try:
+        chunk = msgspec.json.decode(payload, type=_WireChunk)
+    except msgspec.DecodeError as exc:
+        raise UpstreamError(f"vLLM sent a stream event the gateway cannot read: {exc}") from exc
+    if chunk.error is not None:
+        raise UpstreamError(f"vLLM failed while streaming: {chunk.error.message}")
+    choice = chunk.choices[0] if chunk.choices else None
+    return AnswerDelta(
+        text=(choice.delta.content or "") if choice else "",
+        finish_reason=choice.finish_reason if choice else None,
+        usage=chunk.usage,
+    )
+
+
 class VLLMBackend(SpeechBackend):
     kind = "vllm"
+    supports_chat = True
 
     def __init__(self, settings: Settings):
         self._settings = settings
@@ -136,12 +244,28 @@ class VLLMBackend(SpeechBackend):
 
     async def _post(self, path: str, data: aiohttp.FormData | bytes) -> bytes:
         """POST and return the body of a 200, or raise the gateway error that says what failed."""
+        async with self._open(path, data) as response:
+            return await self._read(response)
+
+    @contextlib.asynccontextmanager
+    async def _open(self, path: str, data: aiohttp.FormData | bytes) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST; yield the response if it is a 200, else raise the gateway error that says what failed."""
+        headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else None
+        with self._mapped_errors():
+            async with self.session.post(path, data=data, headers=headers) as response:
+                if response.status != 200:
+                    body = await self._read(response)
+                    raise _error_from_response(response.status, body, self.base_url)
+                yield response
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        with self._mapped_errors():
+            return await response.read()
+
+    @contextlib.contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
         try:
-            async with self.session.post(path, data=data) as response:
-                body = await response.read()
-                if response.status == 200:
-                    return body
-                raise _error_from_response(response.status, body, self.base_url)
+            yield
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamUnavailable(
                 f"model unavailable: cannot connect to vLLM at {self.base_url} ({_describe(exc)})"
@@ -154,6 +278,45 @@ class VLLMBackend(SpeechBackend):
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"request to vLLM at {self.base_url} failed: {_describe(exc)}") from exc
+
+    # --- chat completions (audio understanding) ---------------------------------------------
+
+    def _chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytes:
+        request = _WireChatRequest(
+            model=self.model_name,
+            messages=[_wire_message(message) for message in messages],
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            stream=stream,
+            stream_options=_WireStreamOptions() if stream else None,
+        )
+        return msgspec.json.encode(request)
+
+    async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
+        body = await self._post("/v1/chat/completions", self._chat_body(messages, sampling, stream=False))
+        try:
+            result = msgspec.json.decode(body, type=_WireChatResponse)
+        except msgspec.DecodeError as exc:
+            raise UpstreamError(f"vLLM sent a chat completion the gateway cannot read: {exc}") from exc
+        choice = result.choices[0] if result.choices else None
+        return Answer(
+            text=(choice.message.content or "") if choice else "",
+            finish_reason=choice.finish_reason if choice else None,
+            usage=result.usage,
+            model=result.model,
+        )
+
+    async def chat_stream(
+        self, messages: list[ChatMessage], sampling: SamplingParams
+    ) -> AsyncIterator[AnswerDelta]:
+        body = self._chat_body(messages, sampling, stream=True)
+        async with self._open("/v1/chat/completions", body) as response:
+            with self._mapped_errors():
+                async for payload in _server_sent_data(response.content):
+                    if payload == b"[DONE]":
+                        return
+                    yield _delta_from_chunk(payload)
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,13 +38,16 @@ def error_response(
     return Response(ErrorResponse(error=detail), status_code=status, headers=headers)
 
 
+def error_detail(exc: GatewayError) -> ErrorDetail:
+    return ErrorDetail(code=exc.code, message=exc.message, field=exc.field, details=exc.details or None)
+
+
 def handle_gateway_error(request: Request, exc: GatewayError) -> Response[ErrorResponse]:
     status = status_of(exc)
     if status >= 500:
         log.warning("request_failed", status=status, code=exc.code, error=exc.message, path=request.url.path)
     headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
-    detail = ErrorDetail(code=exc.code, message=exc.message, field=exc.field, details=exc.details or None)
-    return error_response(status, detail, headers)
+    return error_response(status, error_detail(exc), headers)
 
 
 def handle_validation_error(request: Request, exc: ValidationException) -> Response[ErrorResponse]:

@@ -54,6 +54,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_file_size_mb: PositiveFloat = 100.0
     max_audio_duration_seconds: PositiveFloat = 1800.0
 
+    max_request_size_mb: PositiveFloat = 200.0
+    """Largest decoded size of all files in one batch or understanding request together."""
+
+    # Understanding (questions about audio) and batch transcription.
+    understanding_max_total_seconds: PositiveFloat = 2400.0
+    understanding_max_question_chars: PositiveInt = 4000
+    understanding_max_tokens_limit: PositiveInt = 8192
+    batch_max_files: PositiveInt = 20
+    batch_concurrency: PositiveInt = 4
+
     # CPU work off the event loop.
     decode_workers: PositiveInt = 2
     cpu_queue_limit: Annotated[int, Meta(ge=0)] = 32
@@ -71,6 +81,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def max_file_size_bytes(self) -> int:
         return int(self.max_file_size_mb * MIB)
+
+    @property
+    def max_request_size_bytes(self) -> int:
+        return int(self.max_request_size_mb * MIB)
 
     @property
     def voxtral_base_url(self) -> str:

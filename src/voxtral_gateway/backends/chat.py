@@ -1,0 +1,53 @@
+"""Types for asking the model about audio: chat messages whose parts are text or decoded audio."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from voxtral_gateway.audio import DecodedAudio
+
+
+class TextPart(msgspec.Struct, kw_only=True):
+    text: str
+
+
+class AudioPart(msgspec.Struct, kw_only=True):
+    audio: DecodedAudio
+
+
+class ChatMessage(msgspec.Struct, kw_only=True):
+    role: Literal["system", "user", "assistant"]
+    content: list[TextPart | AudioPart]
+
+    @property
+    def audio_count(self) -> int:
+        return sum(isinstance(part, AudioPart) for part in self.content)
+
+
+class SamplingParams(msgspec.Struct, kw_only=True, frozen=True):
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_tokens: int = 500
+
+
+class TokenUsage(msgspec.Struct, kw_only=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Answer(msgspec.Struct, kw_only=True):
+    text: str
+    finish_reason: str | None
+    usage: TokenUsage | None
+    model: str
+
+
+class AnswerDelta(msgspec.Struct, kw_only=True):
+    """One piece of a streamed answer; the last carries `finish_reason` and/or `usage`."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: TokenUsage | None = None
