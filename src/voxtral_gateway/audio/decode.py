@@ -13,6 +13,7 @@ import numpy as np
 import structlog
 
 from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
+from voxtral_gateway.audio.wav_header import declared_wav_seconds
 from voxtral_gateway.errors import AudioRejected, AudioTooLong, AudioUndecodable, PayloadTooLarge
 
 log = structlog.get_logger(__name__)
@@ -101,6 +102,9 @@ def _decode_container(
     )
     _check_format(source, limits)
     declared = source.declared_duration_seconds
+    if container.format.name == "wav":
+        # FFmpeg clamps a WAV's duration to the bytes present; the header tells if some are missing.
+        declared = max(declared or 0.0, declared_wav_seconds(data) or 0.0) or None
     if declared is not None and declared > limits.max_duration_seconds:
         raise AudioTooLong(
             f"{limits.field} is {declared:.1f} s long; the limit is {limits.max_duration_seconds:g} s",

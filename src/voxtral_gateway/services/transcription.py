@@ -37,11 +37,15 @@ class TranscriptionService:
             )
 
     async def decode(
-        self, data: bytes, declared_format: str | None, field: str = "audio_file"
+        self,
+        data: bytes,
+        declared_format: str | None,
+        field: str = "audio_file",
+        limits: AudioLimits | None = None,
     ) -> DecodedAudio:
-        limits = (
-            self.limits if field == self.limits.field else msgspec.structs.replace(self.limits, field=field)
-        )
+        limits = limits or self.limits
+        if field != limits.field:
+            limits = msgspec.structs.replace(limits, field=field)
         return await self.decode_pool.run(decode_audio, data, declared_format, limits)
 
     async def transcribe(
