@@ -8,6 +8,7 @@ python run_server.py --voxtral-host 127.0.0.1         # vLLM serving Voxtral on 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -65,19 +66,31 @@ def main(argv: list[str] | None = None) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    from voxtral_gateway.observability.logging import GRANIAN_LOG_CONFIG, configure_logging
+    from voxtral_gateway.observability.multiprocess_dir import metrics_directory
+
+    # granian's own lines (start-up, workers) in the same JSON (or --debug console) format as the app's.
+    configure_logging(settings.debug)
     src = str(Path(__file__).resolve().parent / "src")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
-    Granian(
-        APP_FACTORY,
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        reload=args.reload,
-        reload_paths=[Path(src)] if args.reload else None,
-        log_level="debug" if settings.debug else "info",
-    ).serve()
+    # Set before the workers start (and before anything imports prometheus_client): /metrics then
+    # adds up every worker's counters.
+    with metrics_directory():
+        Granian(
+            APP_FACTORY,
+            factory=True,
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            reload=args.reload,
+            reload_paths=[Path(src)] if args.reload else None,
+            log_level="debug" if settings.debug else "info",
+            log_dictconfig=GRANIAN_LOG_CONFIG,
+            # A worker drains for SHUTDOWN_TIMEOUT_SECONDS after SIGTERM (lifecycle/shutdown.py); this is
+            # the backstop after which granian kills it.
+            workers_kill_timeout=math.ceil(settings.shutdown_timeout_seconds) + 5,
+        ).serve()
     return 0
 
 

@@ -9,14 +9,27 @@ from contextlib import asynccontextmanager
 from litestar import Controller, Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from voxtral_gateway import __version__
+from voxtral_gateway.lifecycle import LifecycleMiddleware
+from voxtral_gateway.observability.http_metrics import HttpMetricsMiddleware
 from voxtral_gateway.observability.logging import configure_logging
+from voxtral_gateway.observability.request_id import RequestIdMiddleware
+from voxtral_gateway.observability.server_timing import ServerTimingMiddleware
+from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController
+from voxtral_gateway.routes.metrics import MetricsController
+from voxtral_gateway.routes.openai import (
+    AudioTranscriptionsController,
+    ChatCompletionsController,
+    ModelsController,
+)
+from voxtral_gateway.routes.stream import stream_transcribe
 from voxtral_gateway.routes.transcribe import TranscribeController
 from voxtral_gateway.routes.understand import UnderstandController
 from voxtral_gateway.runtime import Runtime
@@ -31,6 +44,16 @@ Speech-to-text and audio understanding in front of Mistral's Voxtral (served by 
 embedded faster-whisper engine when no GPU is configured.
 
 Every error has one JSON shape: `{"error": {"code", "message", "field", "details"}}`.
+
+Live transcription is a WebSocket, `/stream/transcribe` (not listed below: OpenAPI describes HTTP only).
+Send JSON chunks `{"chunk_id", "audio_data" (base64), "format", "language", "is_final"}`, or a `start`
+message `{"type": "start", "format": "pcm_s16le", "sample_rate": 16000}` and then binary frames. The
+server sends JSON messages tagged by `type`: `ready`, `partial` (tentative text of the utterance in
+progress), `final` (one utterance, in order, never changed), `done` (the whole transcript, after
+`is_final`) and `error` (`code`, `message`, `severity`, `chunk_id`). Close codes: 1000 done, 1001
+server shutting down, 1003
+undecodable audio, 1008 policy (idle timeout, audio too long, binary before `start`), 1009 message too
+big, 1011 internal error, 4401/4403/4429/4503 refused at admission. See the README for details.
 """
 
 
@@ -59,19 +82,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     single_file_limit = base64_body_limit(settings.max_file_size_bytes)
     many_files_limit = base64_body_limit(settings.max_request_size_bytes)
-    return Litestar(
+    # API keys and rate limits; left out when neither is configured (it costs nothing then).
+    access = runtime.access
+    access_middleware = [DefineMiddleware(AccessMiddleware, access=access)] if access.active else []
+    app = Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             _with_body_limit(TranscribeController, single_file_limit),
             _with_body_limit(BatchController, many_files_limit),
             _with_body_limit(UnderstandController, many_files_limit),
+            ModelsController,
+            _with_body_limit(AudioTranscriptionsController, settings.max_file_size_bytes + _JSON_OVERHEAD_BYTES),
+            _with_body_limit(ChatCompletionsController, many_files_limit),
+            stream_transcribe,
         ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=access_middleware,
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
         request_max_body_size=DEFAULT_BODY_LIMIT,
         debug=settings.debug,
+        # Logging is configure_logging's (structlog, JSON): Litestar's default config would replace the
+        # root handler with plain text. Nothing logs request bodies (no LoggingMiddleware).
+        logging_config=None,
         openapi_config=OpenAPIConfig(
             title="voxtral-gateway",
             version=__version__,
@@ -80,3 +115,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
     )
+    # Around everything: request id + access log, metrics, then cancellation on client disconnect and
+    # draining on SIGTERM (each handler runs as a task that can be cancelled).
+    app.asgi_handler = RequestIdMiddleware(
+        HttpMetricsMiddleware(LifecycleMiddleware(app.asgi_handler, runtime.shutdown))
+    )
+    # Outermost, so every response (404s, errors, 503 while draining) carries Server-Timing.
+    app.asgi_handler = ServerTimingMiddleware(app.asgi_handler)
+    return app

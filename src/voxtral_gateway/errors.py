@@ -59,11 +59,59 @@ class AudioTooLong(PayloadTooLarge):
     code = "audio_too_long"
 
 
+class ModelNotFound(ClientError):
+    """The request names a model this gateway does not serve."""
+
+    status_code = 404
+    code = "model_not_found"
+
+
 class NotSupportedByBackend(GatewayError):
     """The configured backend cannot do this (for example, understanding on the embedded engine)."""
 
     status_code = 501
     code = "not_supported_by_backend"
+
+
+class AccessRefused(ClientError):
+    """Refused before any work (API key, rate limit); carries the headers the client needs."""
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.headers = headers or {}
+
+
+class Unauthorized(AccessRefused):
+    """API keys are configured and the request carries none."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AccessRefused):
+    """The API key sent is unknown or disabled."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimited(AccessRefused):
+    """The identity used up its tier's requests for the window; `details` name the tier and the wait."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, tier: str, retry_after_seconds: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.tier = tier
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TooManyStreams(AccessRefused):
+    """The identity already has MAX_STREAMS_PER_IDENTITY streams open."""
+
+    status_code = 429
+    code = "too_many_streams"
 
 
 # --- the gateway's or the upstream's fault (5xx) -------------------------------------------------
@@ -78,6 +126,18 @@ class Overloaded(GatewayError):
     def __init__(self, message: str, *, retry_after_seconds: int = 1, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimiterUnavailable(Overloaded):
+    """Redis cannot be reached and RATE_LIMIT_FAIL_OPEN is false: nothing is served unlimited."""
+
+    code = "rate_limiter_unavailable"
+
+
+class ShuttingDown(Overloaded):
+    """The gateway is draining after SIGTERM: no new work; another instance (or a retry) will serve it."""
+
+    code = "shutting_down"
 
 
 class UpstreamError(GatewayError):
@@ -104,6 +164,14 @@ class UpstreamRejected(UpstreamError):
 class UpstreamUnavailable(UpstreamError):
     status_code = 503
     code = "model_unavailable"
+
+
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No connection could be made: the request never reached the model server (safe to send elsewhere)."""
+
+
+class UpstreamDisconnected(UpstreamError):
+    """The model server dropped the connection mid-request (an idempotent request may be retried)."""
 
 
 class UpstreamTimeout(UpstreamError):

@@ -10,8 +10,9 @@ from tests.support.gateway_process import GatewayProcess
 
 @pytest.fixture(scope="session")
 def embedded_gateway() -> Iterator[GatewayProcess]:
-    """The server on its embedded defaults, as a user starts it."""
-    with GatewayProcess(env={"BACKEND": "embedded"}) as gateway:
+    """The server on its embedded defaults, as a user starts it (but without rate limits: the suite
+    sends more transcriptions a minute than the default limit; test_rate_limits.py tests the limits)."""
+    with GatewayProcess(env={"BACKEND": "embedded", "RATE_LIMIT_ENABLED": "false"}) as gateway:
         yield gateway
 
 

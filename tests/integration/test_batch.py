@@ -82,7 +82,7 @@ def test_mixed_batch_reports_each_failure_in_place(
 def test_a_backend_failure_fails_only_its_file(
     client: httpx.Client, standin: ThreadedStandIn, audio_fixtures: FixtureSet
 ):
-    standin.server.fail_next(500, "engine hiccup")
+    standin.server.fail_next(500, "engine hiccup", count=3)  # the first attempt and both retries
     files = [{"data": b64(audio_fixtures.speech("wav", 16000, 1).path)}]
     response = client.post("/transcribe/batch", json={"audio_files": files * 1})
     assert response.status_code == 207

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.audio_fixtures import FixtureSet, make_silence
+from tests.audio_fixtures import FixtureSet
 from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
@@ -101,7 +101,7 @@ def test_vllm_400_is_passed_through_with_its_message(
 
 
 def test_vllm_500_is_a_502(client: httpx.Client, standin: ThreadedStandIn, audio_fixtures: FixtureSet):
-    standin.server.fail_next(500, "EngineCore died", err_type="InternalServerError")
+    standin.server.fail_next(500, "EngineCore died", count=3, err_type="InternalServerError")  # + 2 retries
     response = client.post("/transcribe/", json=transcribe_body(audio_fixtures.speech("wav", 16000, 1).path))
     assert response.status_code == 502
     assert "EngineCore died" in response.json()["error"]["message"]
@@ -132,10 +132,3 @@ def test_vllm_down_is_a_503_model_unavailable_and_recovers(
         standin.start_again()
     assert client.get("/health/").status_code == 200
     assert client.post("/transcribe/", json=body).status_code == 200
-
-
-def test_audio_longer_than_vllm_accepts_is_refused_clearly(client: httpx.Client, tmp_path):
-    long_file = make_silence(tmp_path / "long.mp3", 620, rate=16000, channels=1, fmt="mp3")
-    response = client.post("/transcribe/", json=transcribe_body(long_file))
-    assert response.status_code == 413
-    assert "600 s" in response.json()["error"]["message"]

@@ -4,6 +4,7 @@ Runs in a worker thread (it is CPU work); raises the gateway's audio errors, nev
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 
@@ -12,6 +13,7 @@ import msgspec
 import numpy as np
 import structlog
 
+from voxtral_gateway.audio.resample import MonoResampler
 from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
 from voxtral_gateway.audio.wav_header import declared_wav_seconds
 from voxtral_gateway.errors import AudioRejected, AudioTooLong, AudioUndecodable, PayloadTooLarge
@@ -22,6 +24,8 @@ TARGET_RATE = 16_000
 # A decode shorter than the container declared by more than this is a truncated file.
 _TRUNCATION_TOLERANCE_SECONDS = 0.5
 _TRUNCATION_TOLERANCE_RATIO = 0.10
+# One second per output frame: ~1 frame object and copy per second of audio instead of ~40.
+_OUTPUT_FRAME_SAMPLES = TARGET_RATE
 
 
 class AudioLimits(msgspec.Struct, kw_only=True, frozen=True):
@@ -54,7 +58,7 @@ class DecodedAudio(msgspec.Struct, kw_only=True):
         return len(self.samples) / self.sample_rate
 
 
-def decode_audio(data: bytes, declared_format: str | None, limits: AudioLimits) -> DecodedAudio:
+def decode_audio(data: bytes | bytearray, declared_format: str | None, limits: AudioLimits) -> DecodedAudio:
     """Decode `data`; the declared format is only a hint, the sniffed container wins."""
     label = declared_format or "audio"
     if len(data) == 0:
@@ -71,7 +75,7 @@ def decode_audio(data: bytes, declared_format: str | None, limits: AudioLimits) 
         log.info("audio_format_mismatch", declared=declared_format, detected=sniffed)
     demuxer = DEMUXER_FOR_LABEL[sniffed].split(",")[0] if sniffed else None
     try:
-        container = av.open(io.BytesIO(data), mode="r", format=demuxer, metadata_errors="ignore")
+        container = av.open(_BufferReader(data), mode="r", format=demuxer, metadata_errors="ignore")
     except (av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise AudioUndecodable(
             f"{limits.field} could not be decoded as {sniffed or label}: {_reason(exc)}", field=limits.field
@@ -80,13 +84,46 @@ def decode_audio(data: bytes, declared_format: str | None, limits: AudioLimits) 
         return _decode_container(container, data, sniffed or label, limits)
 
 
+class _BufferReader:
+    """A read-only file over any buffer, for PyAV: unlike `io.BytesIO`, it never copies a `bytearray`
+    (the request's own buffer, where the upload was base64-decoded in place)."""
+
+    def __init__(self, data: bytes | bytearray | memoryview):
+        self._view = memoryview(data).cast("B")
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._position
+        end = len(self._view) if size < 0 else min(start + size, len(self._view))
+        self._position = max(start, end)
+        return bytes(self._view[start:end])
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # As io.BytesIO does: FFmpeg's AVSEEK_SIZE query is refused, so it seeks to the end instead.
+        if whence == io.SEEK_SET:
+            if offset < 0:
+                raise ValueError(f"negative seek value {offset}")
+            base = 0
+        elif whence == io.SEEK_CUR:
+            base = self._position
+        elif whence == io.SEEK_END:
+            base = len(self._view)
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(": '<none>'")[0]
 
 
 def _decode_container(
-    container: av.container.InputContainer, data: bytes, label: str, limits: AudioLimits
+    container: av.container.InputContainer, data: bytes | bytearray, label: str, limits: AudioLimits
 ) -> DecodedAudio:
     stream = next((s for s in container.streams if s.type == "audio"), None)
     if stream is None:
@@ -160,40 +197,56 @@ def _decode_samples(
 ) -> np.ndarray:
     max_samples = math.ceil(limits.max_duration_seconds * TARGET_RATE)
     capacity = math.ceil(declared * TARGET_RATE * 1.02) + TARGET_RATE if declared else 30 * TARGET_RATE
-    buffer = np.empty(min(capacity, max_samples + TARGET_RATE), dtype=np.float32)
-    written = 0
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE)
-
-    def append(frames: list[av.AudioFrame]) -> None:
-        nonlocal buffer, written
-        for frame in frames:
-            chunk = frame.to_ndarray().reshape(-1)
-            end = written + len(chunk)
-            if end > max_samples:
-                raise AudioTooLong(
-                    f"{limits.field} is longer than the limit of {limits.max_duration_seconds:g} s",
-                    field=limits.field,
-                    details={"limit_seconds": limits.max_duration_seconds},
-                )
-            if end > len(buffer):
-                grown = np.empty(max(end, len(buffer) * 2), dtype=np.float32)
-                grown[:written] = buffer[:written]
-                buffer = grown
-            buffer[written:end] = chunk
-            written = end
-
+    sink = _SampleSink(min(capacity, max_samples + TARGET_RATE), max_samples, limits)
+    resampler = MonoResampler(TARGET_RATE, _OUTPUT_FRAME_SAMPLES)
     try:
         for frame in container.decode(stream):
-            append(resampler.resample(frame))
-        append(resampler.resample(None))
+            for chunk in resampler.push(frame):
+                sink.write(chunk)
+        for chunk in resampler.flush():
+            sink.write(chunk)
     except av.FFmpegError as exc:
-        if written == 0:
+        # What was decoded before the error says whether this is "not audio" or "corrupt after N s".
+        with contextlib.suppress(av.FFmpegError):
+            for chunk in resampler.flush():
+                sink.write(chunk)
+        if sink.written == 0:
             raise AudioUndecodable(
                 f"{limits.field} could not be decoded as {label}: {_reason(exc)}", field=limits.field
             ) from exc
         raise AudioRejected(
-            f"{limits.field} is corrupt after {written / TARGET_RATE:.2f} s of {label}: {_reason(exc)}",
+            f"{limits.field} is corrupt after {sink.written / TARGET_RATE:.2f} s of {label}: {_reason(exc)}",
             field=limits.field,
         ) from exc
-    # Copy out only when the buffer is much larger than the audio, so memory is not held for nothing.
-    return buffer[:written] if written * 2 > len(buffer) else buffer[:written].copy()
+    return sink.samples()
+
+
+class _SampleSink:
+    """The one preallocated output array, filled in place; grown (rarely) when the container
+    under-declared its duration, and never past the duration limit."""
+
+    def __init__(self, capacity: int, max_samples: int, limits: AudioLimits):
+        self.buffer = np.empty(capacity, dtype=np.float32)
+        self.written = 0
+        self.max_samples = max_samples
+        self.limits = limits
+
+    def write(self, chunk: np.ndarray) -> None:
+        end = self.written + len(chunk)
+        if end > self.max_samples:
+            raise AudioTooLong(
+                f"{self.limits.field} is longer than the limit of {self.limits.max_duration_seconds:g} s",
+                field=self.limits.field,
+                details={"limit_seconds": self.limits.max_duration_seconds},
+            )
+        if end > len(self.buffer):
+            grown = np.empty(max(end, len(self.buffer) * 2), dtype=np.float32)
+            grown[: self.written] = self.buffer[: self.written]
+            self.buffer = grown
+        self.buffer[self.written : end] = chunk
+        self.written = end
+
+    def samples(self) -> np.ndarray:
+        # Copy out only when the buffer is much larger than the audio, so memory is not held for nothing.
+        written = self.written
+        return self.buffer[:written] if written * 2 > len(self.buffer) else self.buffer[:written].copy()

@@ -13,9 +13,9 @@ from voxtral_gateway.settings import Settings
 def create_backend(settings: Settings) -> SpeechBackend:
     """The backend the settings select."""
     if settings.resolved_backend == "vllm":
-        from voxtral_gateway.backends.vllm import VLLMBackend
+        from voxtral_gateway.backends.pool import VLLMPool
 
-        return VLLMBackend(settings)
+        return VLLMPool(settings)  # one vLLM server or several (VOXTRAL_BACKENDS)
     from voxtral_gateway.backends.embedded import EmbeddedBackend
 
     return EmbeddedBackend(settings)

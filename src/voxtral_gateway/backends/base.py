@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -39,9 +39,22 @@ class Transcript(msgspec.Struct, kw_only=True):
     segments: list[TranscriptSegment]
 
 
+class BackendMemberHealth(msgspec.Struct, kw_only=True):
+    """One server of a pool of backends, as the pool sees it."""
+
+    url: str
+    state: Literal["healthy", "unhealthy", "unknown"]
+    """`unhealthy`: taken out of the pool (its probe or a request failed) until a probe succeeds."""
+    in_flight: int
+    detail: str | None = None
+    checked_seconds_ago: float | None = None
+
+
 class BackendHealth(msgspec.Struct, kw_only=True):
     ready: bool
     detail: str | None = None
+    members: list[BackendMemberHealth] = msgspec.field(default_factory=list)
+    """Each server of a pool (empty for a single engine)."""
 
 
 class SpeechBackend(abc.ABC):
@@ -51,6 +64,9 @@ class SpeechBackend(abc.ABC):
     model_name: str
     supports_chat: ClassVar[bool] = False
     """Whether `chat`/`chat_stream` work: questions about audio need an audio LLM (Voxtral)."""
+    prefers_segments: ClassVar[bool] = False
+    """Whether long audio should be cut into segments and sent concurrently (an HTTP model server),
+    rather than in one piece (an engine such as faster-whisper that windows long audio itself)."""
     max_audio_seconds: float | None = None
     """The longest audio one request may carry, or None for no limit of the backend's own."""
 

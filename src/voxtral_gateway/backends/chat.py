@@ -8,6 +8,9 @@ import msgspec
 
 from voxtral_gateway.audio import DecodedAudio
 
+MAX_AUDIOS_PER_PROMPT = 5
+"""Voxtral's limit on audios in one prompt; vLLM cannot raise it."""
+
 
 class TextPart(msgspec.Struct, kw_only=True):
     text: str
@@ -27,9 +30,11 @@ class ChatMessage(msgspec.Struct, kw_only=True):
 
 
 class SamplingParams(msgspec.Struct, kw_only=True, frozen=True):
-    temperature: float = 0.2
-    top_p: float = 0.95
-    max_tokens: int = 500
+    """What the client asked for; None leaves the choice to the model server."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
 
 
 class TokenUsage(msgspec.Struct, kw_only=True):

@@ -45,7 +45,10 @@ class EmbeddedBackend(SpeechBackend):
         self._model_source, self.model_name = resolve_model(settings.embedded_model)
         self._model: WhisperModel | None = None
         self._load_error: str | None = None
-        self._pool = CpuPool("embedded", settings.embedded_concurrency, settings.cpu_queue_limit)
+        # The in-process model is this backend's "upstream" in Server-Timing.
+        self._pool = CpuPool(
+            "embedded", settings.embedded_concurrency, settings.cpu_queue_limit, metric="upstream"
+        )
 
     @property
     def supported_languages(self) -> frozenset[str] | None:

@@ -27,12 +27,18 @@ from voxtral_gateway.backends.chat import (
     SamplingParams,
     TokenUsage,
 )
+from voxtral_gateway.backends.multipart import wav_form
+from voxtral_gateway.backends.timeouts import RouteKind, UpstreamTimeouts, upstream_timeouts
 from voxtral_gateway.errors import (
+    UpstreamDisconnected,
     UpstreamError,
     UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
+    UpstreamUnreachable,
 )
+from voxtral_gateway.observability.request_id import REQUEST_ID_HEADER, current_request_id
+from voxtral_gateway.observability.server_timing import UPSTREAM, timed
 from voxtral_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -85,9 +91,9 @@ class _WireStreamOptions(msgspec.Struct):
 class _WireChatRequest(msgspec.Struct, omit_defaults=True):
     model: str
     messages: list[_WireMessage]
-    temperature: float
-    top_p: float
-    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
     stream: bool = False
     stream_options: _WireStreamOptions | None = None
 
@@ -159,11 +165,16 @@ def _delta_from_chunk(payload: bytes) -> AnswerDelta:
 class VLLMBackend(SpeechBackend):
     kind = "vllm"
     supports_chat = True
+    prefers_segments = True
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, base_url: str | None = None):
+        """`base_url`: one server of VOXTRAL_BACKENDS; default the one VOXTRAL_HOST/PORT names."""
         self._settings = settings
         self.model_name = settings.voxtral_model
-        self.base_url = settings.voxtral_base_url
+        self.base_url = base_url or settings.voxtral_base_url
+        self._timeouts: dict[RouteKind, UpstreamTimeouts] = {
+            kind: upstream_timeouts(settings, kind) for kind in ("transcription", "understanding")
+        }
         self.max_audio_seconds = settings.voxtral_max_audio_seconds
         self._session: aiohttp.ClientSession | None = None
         self._health: tuple[float, BackendHealth] | None = None
@@ -208,6 +219,16 @@ class VLLMBackend(SpeechBackend):
             self._health = (time.monotonic(), result)
             return result
 
+    async def probe(self) -> BackendHealth:
+        """Ask vLLM now, whatever is cached (the pool's periodic check); the answer is cached."""
+        result = await self._probe_health()
+        self._health = (time.monotonic(), result)
+        return result
+
+    def forget_health(self) -> None:
+        """Drop the cached health answer (a request just failed to reach the server)."""
+        self._health = None
+
     async def _probe_health(self) -> BackendHealth:
         timeout = aiohttp.ClientTimeout(total=self._settings.upstream_connect_timeout_seconds)
         try:
@@ -219,19 +240,14 @@ class VLLMBackend(SpeechBackend):
             return BackendHealth(ready=False, detail=f"vLLM unreachable at {self.base_url}: {_describe(exc)}")
 
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
-        form = aiohttp.FormData()
-        form.add_field(
-            "file",
-            encode_wav(audio.samples, audio.sample_rate),
-            filename="audio.wav",
-            content_type="audio/wav",
-        )
-        form.add_field("model", self.model_name)
-        form.add_field("response_format", "json")
-        form.add_field("temperature", repr(options.temperature))
+        fields = [
+            ("model", self.model_name),
+            ("response_format", "json"),
+            ("temperature", repr(options.temperature)),
+        ]
         if options.language:
-            form.add_field("language", options.language)
-        body = await self._post("/v1/audio/transcriptions", form)
+            fields.append(("language", options.language))
+        body = await self._post("/v1/audio/transcriptions", wav_form(audio, fields))
         result = msgspec.json.decode(body, type=_UpstreamTranscription)
         text = result.text.strip()
         duration = audio.duration_seconds
@@ -242,39 +258,73 @@ class VLLMBackend(SpeechBackend):
             segments=[TranscriptSegment(start=0.0, end=duration, text=text)] if text else [],
         )
 
-    async def _post(self, path: str, data: aiohttp.FormData | bytes) -> bytes:
+    async def _post(
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, kind: RouteKind = "transcription"
+    ) -> bytes:
         """POST and return the body of a 200, or raise the gateway error that says what failed."""
-        async with self._open(path, data) as response:
+        async with self._open(path, data, kind) as response:
             return await self._read(response)
 
     @contextlib.asynccontextmanager
-    async def _open(self, path: str, data: aiohttp.FormData | bytes) -> AsyncIterator[aiohttp.ClientResponse]:
-        """POST; yield the response if it is a 200, else raise the gateway error that says what failed."""
-        headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else None
-        with self._mapped_errors():
-            async with self.session.post(path, data=data, headers=headers) as response:
+    async def _open(
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, kind: RouteKind = "transcription"
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST; yield the response if it is a 200, else raise the gateway error that says what failed.
+        The route kind's connect, first-byte and total timeouts apply."""
+        headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else {}
+        if request_id := current_request_id():
+            headers[REQUEST_ID_HEADER] = request_id  # vLLM uses it as its request id (its logs)
+        timeouts = self._timeouts[kind]
+        with self._mapped_errors(timeouts), timed(UPSTREAM):
+            request = self.session.post(path, data=data, headers=headers, timeout=timeouts.client_timeout())
+            async with self._first_byte(timeouts):
+                response = await request
+            async with response:
                 if response.status != 200:
-                    body = await self._read(response)
+                    body = await self._read(response, timeouts)
                     raise _error_from_response(response.status, body, self.base_url)
                 yield response
 
-    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
-        with self._mapped_errors():
+    @contextlib.asynccontextmanager
+    async def _first_byte(self, timeouts: UpstreamTimeouts) -> AsyncIterator[None]:
+        """The wait for the status line and headers, when it has its own (shorter) limit."""
+        if timeouts.first_byte >= timeouts.total:
+            yield
+            return
+        try:
+            async with asyncio.timeout(timeouts.first_byte):
+                yield
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise
+            raise UpstreamTimeout(
+                f"vLLM at {self.base_url} did not start answering within {timeouts.first_byte:g} s "
+                f"({timeouts.setting_prefix}_FIRST_BYTE_TIMEOUT_SECONDS)"
+            ) from exc
+
+    async def _read(
+        self, response: aiohttp.ClientResponse, timeouts: UpstreamTimeouts | None = None
+    ) -> bytes:
+        with self._mapped_errors(timeouts):
             return await response.read()
 
     @contextlib.contextmanager
-    def _mapped_errors(self) -> Iterator[None]:
+    def _mapped_errors(self, timeouts: UpstreamTimeouts | None = None) -> Iterator[None]:
+        timeouts = timeouts or self._timeouts["transcription"]
         try:
             yield
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamUnavailable(
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise UpstreamUnreachable(
                 f"model unavailable: cannot connect to vLLM at {self.base_url} ({_describe(exc)})"
             ) from exc
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise UpstreamError(f"vLLM at {self.base_url} dropped the connection: {_describe(exc)}") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+            raise UpstreamDisconnected(
+                f"vLLM at {self.base_url} dropped the connection: {_describe(exc)}"
+            ) from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(
-                f"vLLM at {self.base_url} did not answer within {self._settings.upstream_timeout_seconds:g} s"
+                f"vLLM at {self.base_url} did not answer within {timeouts.total:g} s "
+                f"({timeouts.setting_prefix}_TIMEOUT_SECONDS or UPSTREAM_TIMEOUT_SECONDS)"
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"request to vLLM at {self.base_url} failed: {_describe(exc)}") from exc
@@ -294,7 +344,9 @@ class VLLMBackend(SpeechBackend):
         return msgspec.json.encode(request)
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
-        body = await self._post("/v1/chat/completions", self._chat_body(messages, sampling, stream=False))
+        body = await self._post(
+            "/v1/chat/completions", self._chat_body(messages, sampling, stream=False), "understanding"
+        )
         try:
             result = msgspec.json.decode(body, type=_WireChatResponse)
         except msgspec.DecodeError as exc:
@@ -311,8 +363,8 @@ class VLLMBackend(SpeechBackend):
         self, messages: list[ChatMessage], sampling: SamplingParams
     ) -> AsyncIterator[AnswerDelta]:
         body = self._chat_body(messages, sampling, stream=True)
-        async with self._open("/v1/chat/completions", body) as response:
-            with self._mapped_errors():
+        async with self._open("/v1/chat/completions", body, "understanding") as response:
+            with self._mapped_errors(self._timeouts["understanding"]):
                 async for payload in _server_sent_data(response.content):
                     if payload == b"[DONE]":
                         return

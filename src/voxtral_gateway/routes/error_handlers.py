@@ -10,8 +10,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY
 
-from voxtral_gateway.errors import GatewayError, Overloaded, status_of
+from voxtral_gateway.errors import AccessRefused, GatewayError, Overloaded, status_of
+from voxtral_gateway.observability.request_id import current_request_id
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
+from voxtral_gateway.schemas.openai import OpenAIErrorResponse, is_openai_path, openai_error
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +35,15 @@ def _debug(request: Request) -> bool:
 
 
 def error_response(
-    status: int, detail: ErrorDetail, headers: dict[str, str] | None = None
-) -> Response[ErrorResponse]:
+    request: Request, status: int, detail: ErrorDetail, headers: dict[str, str] | None = None
+) -> Response[ErrorResponse] | Response[OpenAIErrorResponse]:
+    """The one error body: ours, or OpenAI's shape on the OpenAI-compatible `/v1` routes."""
+    if detail.request_id is None:
+        detail.request_id = current_request_id()  # also in the X-Request-ID header: quote it in reports
+    if is_openai_path(request.url.path):
+        # OpenAI answers invalid parameters with 400; its SDKs map statuses to exception types.
+        status = 400 if status == HTTP_422_UNPROCESSABLE_ENTITY else status
+        return Response(openai_error(status, detail), status_code=status, headers=headers)
     return Response(ErrorResponse(error=detail), status_code=status, headers=headers)
 
 
@@ -47,7 +56,9 @@ def handle_gateway_error(request: Request, exc: GatewayError) -> Response[ErrorR
     if status >= 500:
         log.warning("request_failed", status=status, code=exc.code, error=exc.message, path=request.url.path)
     headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
-    return error_response(status, error_detail(exc), headers)
+    if isinstance(exc, AccessRefused):  # 401/403/429: WWW-Authenticate, Retry-After, RateLimit-*
+        headers = exc.headers or None
+    return error_response(request, status, error_detail(exc), headers)
 
 
 def handle_validation_error(request: Request, exc: ValidationException) -> Response[ErrorResponse]:
@@ -63,7 +74,7 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
     if field and "base64" in message.lower():
         message += " (standard padded base64 is expected, without a `data:` prefix)"
     detail = ErrorDetail(code="invalid_request", message=message, field=field, details={"errors": problems})
-    return error_response(HTTP_422_UNPROCESSABLE_ENTITY, detail)
+    return error_response(request, HTTP_422_UNPROCESSABLE_ENTITY, detail)
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response[ErrorResponse]:
@@ -79,7 +90,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Erro
         if not _debug(request):
             message = "internal server error"
     detail = ErrorDetail(code=_CODE_FOR_STATUS.get(status, "http_error"), message=message, details=details)
-    return error_response(status, detail, exc.headers)
+    return error_response(request, status, detail, exc.headers)
 
 
 def handle_unexpected_error(request: Request, exc: Exception) -> Response[ErrorResponse]:
@@ -87,7 +98,7 @@ def handle_unexpected_error(request: Request, exc: Exception) -> Response[ErrorR
     message = (
         f"internal server error: {type(exc).__name__}: {exc}" if _debug(request) else "internal server error"
     )
-    return error_response(500, ErrorDetail(code="internal_error", message=message))
+    return error_response(request, 500, ErrorDetail(code="internal_error", message=message))
 
 
 EXCEPTION_HANDLERS = {

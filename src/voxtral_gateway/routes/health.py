@@ -8,8 +8,9 @@ from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
+from voxtral_gateway.backends import BackendHealth, SpeechBackend
 from voxtral_gateway.runtime import Runtime
-from voxtral_gateway.schemas.health import BackendStatus, HealthResponse
+from voxtral_gateway.schemas.health import AdmissionStatus, BackendServerStatus, BackendStatus, HealthResponse
 
 
 class HealthController(Controller):
@@ -22,7 +23,9 @@ class HealthController(Controller):
         summary="Gateway and backend health",
         description=(
             "200 when the backend can serve requests, 503 when it cannot (for vLLM, its `GET /health` "
-            "is probed and the answer cached for HEALTH_CACHE_SECONDS). Never rate limited."
+            "is probed and the answer cached for HEALTH_CACHE_SECONDS). `backends` lists each server "
+            "(each vLLM of VOXTRAL_BACKENDS, with its pool state; or the embedded engine): ready when "
+            "at least one is. Never rate limited."
         ),
         responses={503: ResponseSpec(data_container=HealthResponse, description="The backend is not ready.")},
     )
@@ -40,5 +43,35 @@ class HealthController(Controller):
                 detail=state.detail,
                 url=getattr(backend, "base_url", None),
             ),
+            backends=_servers(backend, state),
+            admission=AdmissionStatus(
+                in_flight=runtime.admission.in_flight,
+                queued=runtime.admission.queued,
+                max_in_flight=runtime.admission.limits.max_in_flight,
+                queue_limit=runtime.admission.limits.queue_limit,
+            ),
         )
         return Response(body, status_code=200 if state.ready else 503)
+
+
+def _servers(backend: SpeechBackend, state: BackendHealth) -> list[BackendServerStatus]:
+    if not state.members:  # one engine in process
+        return [
+            BackendServerStatus(
+                url=getattr(backend, "base_url", None),
+                state="healthy" if state.ready else "unhealthy",
+                ready=state.ready,
+                detail=state.detail,
+            )
+        ]
+    return [
+        BackendServerStatus(
+            url=member.url,
+            state=member.state,
+            ready=member.state == "healthy",
+            in_flight=member.in_flight,
+            detail=member.detail,
+            checked_seconds_ago=member.checked_seconds_ago,
+        )
+        for member in state.members
+    ]

@@ -15,8 +15,33 @@ class BackendStatus(msgspec.Struct, kw_only=True):
     url: str | None = None
 
 
+class BackendServerStatus(msgspec.Struct, kw_only=True):
+    """One server behind the gateway: each vLLM of VOXTRAL_BACKENDS, or the embedded engine."""
+
+    url: str | None
+    """None for the embedded engine."""
+    state: Literal["healthy", "unhealthy", "unknown"]
+    """`unhealthy`: out of the pool until its periodic probe succeeds; `unknown`: not probed yet."""
+    ready: bool
+    in_flight: int | None = None
+    """Requests the gateway worker that answered has in flight there."""
+    detail: str | None = None
+    checked_seconds_ago: float | None = None
+
+
+class AdmissionStatus(msgspec.Struct, kw_only=True):
+    """Admission control in the worker that answered (ADMISSION_* settings)."""
+
+    in_flight: int
+    queued: int
+    max_in_flight: int
+    queue_limit: int
+
+
 class HealthResponse(msgspec.Struct, kw_only=True):
     status: Literal["ok", "unavailable"]
     version: str
     uptime_seconds: float
     backend: BackendStatus
+    backends: list[BackendServerStatus] = msgspec.field(default_factory=list)
+    admission: AdmissionStatus | None = None

@@ -7,10 +7,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from voxtral_gateway.backends.chat import MAX_AUDIOS_PER_PROMPT
 from voxtral_gateway.schemas.common import AudioFormat
-
-MAX_AUDIOS_PER_PROMPT = 5
-"""Voxtral's limit on audios in one prompt; vLLM cannot raise it."""
 
 
 class AudioInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -10,6 +10,7 @@ from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends import SpeechBackend
 from voxtral_gateway.backends.base import UNDERSTANDING_NEEDS_VOXTRAL
 from voxtral_gateway.backends.chat import (
+    MAX_AUDIOS_PER_PROMPT,
     Answer,
     AnswerDelta,
     AudioPart,
@@ -45,10 +46,27 @@ class UnderstandingService:
         self.transcription = transcription
         self.limits = limits
 
-    def check(self, sources: Sequence[AudioSource], question: str, sampling: SamplingParams) -> None:
-        """Everything that can be refused before decoding anything."""
+    def check_backend(self) -> None:
         if not self.backend.supports_chat:
             raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)
+
+    def check_sources(self, sources: Sequence[AudioSource], field: str = "audio_files") -> None:
+        if len(sources) > MAX_AUDIOS_PER_PROMPT:
+            raise InvalidRequest(
+                f"{field} carry {len(sources)} audios; Voxtral accepts at most {MAX_AUDIOS_PER_PROMPT} per prompt",
+                field=field,
+            )
+        total_bytes = sum(len(source.data) for source in sources)
+        if total_bytes > self.limits.max_total_bytes:
+            raise PayloadTooLarge(
+                f"{field} total {total_bytes} bytes of audio; the limit is {self.limits.max_total_bytes} bytes "
+                "(MAX_REQUEST_SIZE_MB)",
+                field=field,
+            )
+
+    def check(self, sources: Sequence[AudioSource], question: str, sampling: SamplingParams) -> None:
+        """Everything /understand/ can refuse before decoding anything."""
+        self.check_backend()
         if not question.strip():
             raise InvalidRequest("question is empty", field="question")
         if len(question) > self.limits.max_question_chars:
@@ -56,20 +74,13 @@ class UnderstandingService:
                 f"question is {len(question)} characters; the limit is {self.limits.max_question_chars}",
                 field="question",
             )
-        if sampling.max_tokens > self.limits.max_tokens:
+        if sampling.max_tokens is not None and sampling.max_tokens > self.limits.max_tokens:
             raise InvalidRequest(
-                f"max_tokens is {sampling.max_tokens}; the limit is {self.limits.max_tokens}",
-                field="max_tokens",
+                f"max_tokens is {sampling.max_tokens}; the limit is {self.limits.max_tokens}", field="max_tokens"
             )
-        total_bytes = sum(len(source.data) for source in sources)
-        if total_bytes > self.limits.max_total_bytes:
-            raise PayloadTooLarge(
-                f"audio_files total {total_bytes} bytes; the limit is {self.limits.max_total_bytes} bytes "
-                "(MAX_REQUEST_SIZE_MB)",
-                field="audio_files",
-            )
+        self.check_sources(sources)
 
-    async def decode_all(self, sources: Sequence[AudioSource]) -> list[DecodedAudio]:
+    async def decode_all(self, sources: Sequence[AudioSource], field: str = "audio_files") -> list[DecodedAudio]:
         """Decode concurrently (bounded by the decode pool); the first failure cancels the rest."""
         # Each file may be as long as the whole understanding budget; the total is checked after.
         per_file = msgspec.structs.replace(
@@ -81,9 +92,9 @@ class UnderstandingService:
         total = sum(audio.duration_seconds for audio in audios)
         if total > self.limits.max_total_seconds:
             raise AudioTooLong(
-                f"audio_files total {total:.1f} s; the limit for understanding is "
+                f"{field} total {total:.1f} s of audio; the limit for understanding is "
                 f"{self.limits.max_total_seconds:g} s",
-                field="audio_files",
+                field=field,
                 details={"duration_seconds": round(total, 3), "limit_seconds": self.limits.max_total_seconds},
             )
         return audios

@@ -1,0 +1,218 @@
+"""Several vLLM servers behind one backend: VOXTRAL_BACKENDS (or the single VOXTRAL_HOST/PORT).
+
+Each server is probed every BACKEND_HEALTH_INTERVAL_SECONDS. A request goes to the healthy server with
+the fewest requests in flight (ties rotate). A server whose probe fails, or that a request cannot reach,
+is taken out until a probe succeeds. A transcription (idempotent: nothing changes on the server) that
+hit a connection error is retried once on another server. With every server out, requests are still
+tried (least loaded first): the pool never refuses work on stale health alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal, TypeVar
+
+import structlog
+
+from voxtral_gateway.audio import DecodedAudio
+from voxtral_gateway.backends.base import (
+    BackendHealth,
+    BackendMemberHealth,
+    SpeechBackend,
+    Transcript,
+    TranscriptionOptions,
+)
+from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
+from voxtral_gateway.backends.vllm import VLLMBackend
+from voxtral_gateway.errors import GatewayError, UpstreamDisconnected, UpstreamUnreachable
+from voxtral_gateway.observability import metrics
+from voxtral_gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+MemberState = Literal["healthy", "unhealthy", "unknown"]
+_CONNECTION_ERRORS = (UpstreamUnreachable, UpstreamDisconnected)
+
+
+class PoolMember:
+    """One vLLM server and what the pool knows of it."""
+
+    def __init__(self, backend: VLLMBackend):
+        self.backend = backend
+        self.url = backend.base_url
+        self.in_flight = 0
+        self.state: MemberState = "unknown"
+        self.detail: str | None = None
+        self.checked_at: float | None = None
+
+    def record(self, healthy: bool, detail: str | None) -> None:
+        """A probe's or a request's verdict; logs the server leaving or rejoining the pool."""
+        state: MemberState = "healthy" if healthy else "unhealthy"
+        if state != self.state and (state == "unhealthy" or self.state == "unhealthy"):
+            event = "backend_taken_out" if state == "unhealthy" else "backend_put_back"
+            (log.warning if state == "unhealthy" else log.info)(event, url=self.url, detail=detail)
+        self.state, self.detail, self.checked_at = state, detail, time.monotonic()
+        metrics.POOL_BACKEND_UP.labels(self.url).set(1 if healthy else 0)
+
+    def status(self) -> BackendMemberHealth:
+        age = None if self.checked_at is None else round(time.monotonic() - self.checked_at, 3)
+        return BackendMemberHealth(
+            url=self.url,
+            state=self.state,
+            in_flight=self.in_flight,
+            detail=self.detail,
+            checked_seconds_ago=age,
+        )
+
+
+class VLLMPool(SpeechBackend):
+    kind = VLLMBackend.kind
+    supports_chat = VLLMBackend.supports_chat
+    prefers_segments = VLLMBackend.prefers_segments
+
+    def __init__(self, settings: Settings):
+        self.members = [PoolMember(VLLMBackend(settings, url)) for url in settings.voxtral_backend_urls]
+        self.model_name = settings.voxtral_model
+        self.max_audio_seconds = settings.voxtral_max_audio_seconds
+        self._interval = settings.backend_health_interval_seconds
+        self._turn = itertools.count()
+        self._checker: asyncio.Task[None] | None = None
+
+    @property
+    def base_url(self) -> str | None:
+        """The server's URL when there is one (the seed's `/health/` field); None for several."""
+        return self.members[0].url if len(self.members) == 1 else None
+
+    async def start(self) -> None:
+        for member in self.members:
+            await member.backend.start()
+        self._checker = asyncio.create_task(self._check_forever(), name="vllm-pool-health")
+
+    async def close(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checker
+            self._checker = None
+        for member in self.members:
+            await member.backend.close()
+
+    # --- health --------------------------------------------------------------------------------
+
+    async def _check_forever(self) -> None:
+        while True:
+            await self.check_all()
+            await asyncio.sleep(self._interval)
+
+    async def check_all(self) -> None:
+        """Probe every server now (bypassing the health cache) and update the pool."""
+        results = await asyncio.gather(*(member.backend.probe() for member in self.members))
+        for member, result in zip(self.members, results, strict=True):
+            member.record(result.ready, result.detail)
+
+    async def health(self) -> BackendHealth:
+        results = await asyncio.gather(*(member.backend.health() for member in self.members))
+        for member, result in zip(self.members, results, strict=True):
+            member.record(result.ready, result.detail)
+        ready = [member for member in self.members if member.state == "healthy"]
+        if len(self.members) == 1:
+            detail = self.members[0].detail
+        elif len(ready) == len(self.members):
+            detail = None
+        else:
+            out = [f"{m.url} ({m.detail})" if m.detail else m.url for m in self.members if m not in ready]
+            detail = (
+                f"{len(ready)} of {len(self.members)} vLLM servers ready; out of the pool: {', '.join(out)}"
+            )
+        return BackendHealth(
+            ready=bool(ready), detail=detail, members=[member.status() for member in self.members]
+        )
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def _choose(self, exclude: list[PoolMember]) -> PoolMember | None:
+        """The least loaded healthy server (else unchecked, else any) not in `exclude`."""
+        candidates = [member for member in self.members if member not in exclude]
+        if not candidates:
+            return None
+        for state in ("healthy", "unknown"):
+            preferred = [member for member in candidates if member.state == state]
+            if preferred:
+                candidates = preferred
+                break
+        fewest = min(member.in_flight for member in candidates)
+        least_loaded = [member for member in candidates if member.in_flight == fewest]
+        return least_loaded[next(self._turn) % len(least_loaded)]
+
+    async def _send(self, member: PoolMember, call: Callable[[VLLMBackend], Awaitable[T]]) -> T:
+        member.in_flight += 1
+        try:
+            result = await call(member.backend)
+        except _CONNECTION_ERRORS as exc:
+            metrics.POOL_REQUESTS.labels(member.url, "connection_error").inc()
+            member.backend.forget_health()
+            member.record(False, exc.message)
+            raise
+        except GatewayError:
+            metrics.POOL_REQUESTS.labels(member.url, "error").inc()
+            raise
+        finally:
+            member.in_flight -= 1
+        metrics.POOL_REQUESTS.labels(member.url, "ok").inc()
+        return result
+
+    async def _with_failover(
+        self,
+        call: Callable[[VLLMBackend], Awaitable[T]],
+        retry_on: tuple[type[GatewayError], ...],
+    ) -> T:
+        """Send to the best server; on an error in `retry_on`, once more to another."""
+        tried: list[PoolMember] = []
+        while True:
+            member = self._choose(tried)
+            assert member is not None  # the pool has at least one server
+            try:
+                return await self._send(member, call)
+            except retry_on as exc:
+                tried.append(member)
+                if len(tried) > 1 or len(tried) == len(self.members):
+                    raise
+                metrics.POOL_RETRIES.inc()
+                log.warning("pool_retry", failed_url=member.url, error=exc.message)
+
+    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+        return await self._with_failover(
+            lambda backend: backend.transcribe(audio, options), _CONNECTION_ERRORS
+        )
+
+    async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
+        # Only a request that never reached a server is sent again: generation is not idempotent.
+        return await self._with_failover(
+            lambda backend: backend.chat(messages, sampling), (UpstreamUnreachable,)
+        )
+
+    async def chat_stream(
+        self, messages: list[ChatMessage], sampling: SamplingParams
+    ) -> AsyncIterator[AnswerDelta]:
+        member = self._choose([])
+        assert member is not None
+        member.in_flight += 1
+        try:
+            async for delta in member.backend.chat_stream(messages, sampling):
+                yield delta
+        except _CONNECTION_ERRORS as exc:
+            metrics.POOL_REQUESTS.labels(member.url, "connection_error").inc()
+            member.backend.forget_health()
+            member.record(False, exc.message)
+            raise
+        except GatewayError:
+            metrics.POOL_REQUESTS.labels(member.url, "error").inc()
+            raise
+        else:
+            metrics.POOL_REQUESTS.labels(member.url, "ok").inc()
+        finally:
+            member.in_flight -= 1

@@ -1,0 +1,126 @@
+"""The ASGI layer that runs each request's handler as a task it can cancel: when the client goes
+away (`ReceiveWatcher`), and when the shutdown deadline passes (`ShutdownCoordinator`). While the
+worker drains, it refuses new requests (503) and new WebSockets (close 1012)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from voxtral_gateway.errors import GatewayError, Overloaded, ShuttingDown, status_of
+from voxtral_gateway.lifecycle.disconnect import ReceiveWatcher, expects_body
+from voxtral_gateway.lifecycle.shutdown import ShutdownCoordinator
+from voxtral_gateway.observability.request_id import current_request, current_request_id
+from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.schemas.errors import ErrorResponse
+from voxtral_gateway.schemas.openai import is_openai_path, openai_error
+
+log = structlog.get_logger(__name__)
+
+SERVICE_RESTART_CLOSE_CODE = 1012
+
+
+class LifecycleMiddleware:
+    """The innermost of the gateway's own ASGI layers around the Litestar app (see `create_app`)."""
+
+    def __init__(self, app: ASGIApp, shutdown: ShutdownCoordinator):
+        self.app = app
+        self.shutdown = shutdown
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shutdown.draining.is_set():
+            await send_error(scope, send, ShuttingDown("the server is shutting down; retry shortly"))
+            return
+        response_started = response_complete = False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal response_started, response_complete
+            if message["type"] == "http.response.start":
+                response_started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_complete = True
+            await send(message)
+
+        handler: asyncio.Task[None] | None = None
+
+        def client_left() -> None:
+            if response_complete:  # a client closing after the whole answer is not a disconnect
+                return
+            context = current_request()
+            if context is not None:
+                context.client_disconnected = True
+            if handler is not None and not handler.done():
+                handler.cancel()
+
+        watcher = ReceiveWatcher(receive, client_left, expects_body(scope))
+        handler = asyncio.ensure_future(self.app(scope, watcher.receive, observed_send))
+        self.shutdown.track_request(handler)
+        watcher.start()
+        try:
+            await _wait_for_task(handler)
+        finally:
+            await watcher.close()
+        if not handler.cancelled():
+            handler.result()  # the app's own exception, if any, propagates as before
+            return
+        if watcher.disconnected.is_set() and not response_complete:
+            log.info("client_disconnected", cancelled="request")
+        elif self.shutdown.deadline_passed:
+            if not response_started:
+                await send_error(
+                    scope, send, ShuttingDown("the server shut down before the request was complete")
+                )
+        else:
+            raise asyncio.CancelledError
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shutdown.draining.is_set():
+            await send(
+                {"type": "websocket.close", "code": SERVICE_RESTART_CLOSE_CODE, "reason": "shutting down"}
+            )
+            return
+        handler = asyncio.ensure_future(self.app(scope, receive, send))
+        self.shutdown.track_stream(handler)
+        await _wait_for_task(handler)
+        if not handler.cancelled():
+            handler.result()
+
+
+async def _wait_for_task(task: asyncio.Task[None]) -> None:
+    """Wait for `task` without letting its cancellation look like ours; cancel it if we are cancelled."""
+    try:
+        await asyncio.wait({task})
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait({task})
+        raise
+
+
+async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
+    """An error response outside Litestar (its exception handlers are not reached from here), in the
+    same JSON shape (OpenAI's on `/v1`) and with the same headers as `routes/error_handlers.py` gives it."""
+    status = status_of(error)
+    detail = error_detail(error)
+    detail.request_id = current_request_id()
+    payload = openai_error(status, detail) if is_openai_path(scope["path"]) else ErrorResponse(error=detail)
+    body = msgspec.json.encode(payload)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if isinstance(error, Overloaded):
+        headers.append((b"retry-after", str(error.retry_after_seconds).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,205 @@
+"""POST /v1/audio/transcriptions: OpenAI's transcription API (multipart), every response format."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, get_args
+
+import structlog
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+
+from voxtral_gateway.backends import TranscriptionOptions
+from voxtral_gateway.errors import GatewayError, InvalidRequest
+from voxtral_gateway.routes.docs import error_responses
+from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.routes.openai.models import check_model
+from voxtral_gateway.routes.sse import sse_event, sse_response
+from voxtral_gateway.runtime import Runtime
+from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
+from voxtral_gateway.schemas.openai import (
+    DurationUsage,
+    ResponseFormat,
+    TranscriptDeltaEvent,
+    TranscriptDoneEvent,
+    TranscriptionJson,
+    TranscriptionVerboseJson,
+    VerboseSegment,
+    openai_error,
+)
+from voxtral_gateway.services.language import identify_language
+from voxtral_gateway.services.subtitles import to_srt, to_vtt
+from voxtral_gateway.services.transcription import stitch
+
+log = structlog.get_logger(__name__)
+
+LANGUAGE_NAMES = {
+    "en": "english",
+    "es": "spanish",
+    "fr": "french",
+    "pt": "portuguese",
+    "hi": "hindi",
+    "de": "german",
+    "nl": "dutch",
+    "it": "italian",
+}
+_FORMATS = get_args(ResponseFormat)
+_GRANULARITIES = "timestamp_granularities[]"
+_KNOWN_FIELDS = {
+    "file",
+    "model",
+    "language",
+    "prompt",
+    "response_format",
+    "temperature",
+    "stream",
+    _GRANULARITIES,
+}
+_TEXT_PLAIN = "text/plain; charset=utf-8"
+
+
+@dataclass
+class TranscriptionForm:
+    """OpenAI's multipart fields (plus `timestamp_granularities[]`: `segment` only)."""
+
+    file: UploadFile
+    model: str
+    language: str | None = None
+    prompt: str | None = None
+    """Accepted for compatibility and ignored: Voxtral's transcription takes no prompt."""
+    response_format: str = "json"
+    temperature: float = 0.0
+    stream: bool = False
+
+
+async def _validated(request: Request, form: TranscriptionForm) -> tuple[TranscriptionOptions, str]:
+    raw = await request.form()
+    unknown = sorted(set(raw.keys()) - _KNOWN_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown form field(s): {', '.join(unknown)}", field=unknown[0])
+    granularities = raw.getall(_GRANULARITIES) if _GRANULARITIES in raw else []
+    if "word" in granularities:
+        raise InvalidRequest(
+            "timestamp_granularities[]=word is not supported: Voxtral does not produce word timestamps; "
+            "use `segment`",
+            field=_GRANULARITIES,
+        )
+    if set(granularities) - {"segment"}:
+        raise InvalidRequest(
+            f"timestamp_granularities[] must be `segment`, got {granularities}", field=_GRANULARITIES
+        )
+    if form.response_format not in _FORMATS:
+        raise InvalidRequest(
+            f"response_format {form.response_format!r} is not one of {', '.join(_FORMATS)}",
+            field="response_format",
+        )
+    if granularities and form.response_format != "verbose_json":
+        raise InvalidRequest(
+            "timestamp_granularities[] needs response_format=verbose_json", field=_GRANULARITIES
+        )
+    if form.stream and form.response_format not in ("json", "text"):
+        raise InvalidRequest("stream=true works with response_format json or text", field="stream")
+    if form.language is not None and form.language not in SUPPORTED_LANGUAGES:
+        raise InvalidRequest(
+            f"language {form.language!r} is not one of {', '.join(SUPPORTED_LANGUAGES)}", field="language"
+        )
+    if not 0.0 <= form.temperature <= 2.0:
+        raise InvalidRequest(f"temperature {form.temperature} is outside 0.0–2.0", field="temperature")
+    return TranscriptionOptions(language=form.language, temperature=form.temperature), form.response_format
+
+
+class AudioTranscriptionsController(Controller):
+    path = "/v1/audio/transcriptions"
+    tags = ["openai"]
+
+    @post(
+        "/",
+        operation_id="openai_create_transcription",
+        summary="Transcribe audio (OpenAI-compatible)",
+        description=(
+            "OpenAI's `audio.transcriptions.create`: multipart `file`, `model` (the served model, or "
+            "`whisper-1` as an alias), `language`, `prompt` (accepted, ignored by Voxtral), `response_format` "
+            "(`json`, `text`, `srt`, `vtt`, `verbose_json`), `temperature`, `timestamp_granularities[]` "
+            "(`segment`; `word` is refused), `stream` (server-sent `transcript.text.delta` events as segments "
+            "complete, in order, then `transcript.text.done`). Long audio is cut at pauses and transcribed "
+            "in parallel; `srt`, `vtt` and `verbose_json` carry each segment's times in the original audio."
+        ),
+        status_code=200,
+        responses=error_responses(413, 415, 422, 429, 502, 503, 504),
+    )
+    async def create_transcription(
+        self,
+        data: Annotated[TranscriptionForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        request: Request,
+        runtime: Runtime,
+    ) -> Response:
+        started = time.perf_counter()
+        check_model(runtime, data.model, allow_whisper_alias=True)
+        options, response_format = await _validated(request, data)
+        service = runtime.transcription
+        service.check_language(options.language)
+        audio = await service.decode(await data.file.read(), None, field="file")
+        await data.file.close()
+        if data.stream:
+            return await _stream(
+                service.transcribe_segments(audio, options, field="file"), audio.duration_seconds
+            )
+
+        pieces = [piece async for piece in service.transcribe_segments(audio, options, field="file")]
+        transcript = stitch(pieces)
+        usage = DurationUsage(seconds=math.ceil(audio.duration_seconds))
+        log.info(
+            "openai_transcription", segments=len(pieces), ms=round((time.perf_counter() - started) * 1000, 1)
+        )
+        if response_format == "text":
+            return Response(transcript.text + "\n", media_type=_TEXT_PLAIN)
+        if response_format == "srt":
+            return Response(to_srt(transcript.segments), media_type=_TEXT_PLAIN)
+        if response_format == "vtt":
+            return Response(to_vtt(transcript.segments), media_type="text/vtt; charset=utf-8")
+        if response_format == "verbose_json":
+            language = options.language or transcript.language or identify_language(transcript.text) or "en"
+            return Response(
+                TranscriptionVerboseJson(
+                    language=LANGUAGE_NAMES.get(language, language),
+                    duration=round(audio.duration_seconds, 3),
+                    text=transcript.text,
+                    segments=[
+                        VerboseSegment(id=i, start=s.start, end=s.end, text=s.text)
+                        for i, s in enumerate(transcript.segments)
+                    ],
+                    usage=usage,
+                )
+            )
+        return Response(TranscriptionJson(text=transcript.text, usage=usage))
+
+
+async def _stream(pieces: AsyncIterator, duration_seconds: float) -> Response:
+    # The first segment decides the status: a refused request is an HTTP error, not a 200 stream.
+    first = await anext(pieces, None)
+
+    async def events() -> AsyncIterator[bytes]:
+        texts: list[str] = []
+        try:
+            piece = first
+            while piece is not None:
+                if piece.transcript.text:
+                    delta = piece.transcript.text if not texts else " " + piece.transcript.text
+                    texts.append(piece.transcript.text)
+                    yield sse_event(TranscriptDeltaEvent(delta=delta))
+                piece = await anext(pieces, None)
+        except GatewayError as exc:
+            log.warning("openai_transcription_stream_failed", error=exc.message)
+            yield sse_event(openai_error(exc.status_code, error_detail(exc)))
+            return
+        finally:
+            await pieces.aclose()
+        usage = DurationUsage(seconds=math.ceil(duration_seconds))
+        yield sse_event(TranscriptDoneEvent(text=" ".join(texts), usage=usage))
+
+    return sse_response(events())

@@ -1,0 +1,206 @@
+"""OpenAI-compatible request and response shapes (`/v1/...`), as the official SDKs expect them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from voxtral_gateway.schemas.errors import ErrorDetail
+
+OPENAI_PREFIX = "/v1/"
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class OpenAIErrorInfo(msgspec.Struct, kw_only=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorResponse(msgspec.Struct):
+    error: OpenAIErrorInfo
+
+
+def openai_error(status: int, detail: ErrorDetail) -> OpenAIErrorResponse:
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return OpenAIErrorResponse(
+        error=OpenAIErrorInfo(message=detail.message, type=kind, param=detail.field, code=detail.code)
+    )
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+class ModelCard(msgspec.Struct, kw_only=True):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(msgspec.Struct, kw_only=True):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# --- audio transcriptions ----------------------------------------------------------------------
+
+ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+
+
+class DurationUsage(msgspec.Struct, kw_only=True):
+    type: Literal["duration"] = "duration"
+    seconds: int
+
+
+class TranscriptionJson(msgspec.Struct, kw_only=True):
+    text: str
+    usage: DurationUsage
+
+
+class VerboseSegment(msgspec.Struct, kw_only=True):
+    id: int
+    start: float
+    end: float
+    text: str
+
+
+class TranscriptionVerboseJson(msgspec.Struct, kw_only=True):
+    task: Literal["transcribe"] = "transcribe"
+    language: str
+    duration: float
+    text: str
+    segments: list[VerboseSegment]
+    usage: DurationUsage
+
+
+class TranscriptDeltaEvent(msgspec.Struct, kw_only=True, tag_field="type", tag="transcript.text.delta"):
+    delta: str
+
+
+class TranscriptDoneEvent(msgspec.Struct, kw_only=True, tag_field="type", tag="transcript.text.done"):
+    text: str
+    usage: DurationUsage
+
+
+# --- chat completions --------------------------------------------------------------------------
+
+
+class InputAudio(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    data: bytes
+    """Standard base64 of the audio file (any container the gateway decodes)."""
+    format: str | None = None
+
+
+class AudioUrl(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    url: str
+    """A `data:audio/<subtype>;base64,...` URL; remote URLs are refused."""
+
+
+class TextContentPart(msgspec.Struct, kw_only=True, tag_field="type", tag="text", forbid_unknown_fields=True):
+    text: str
+
+
+class InputAudioContentPart(
+    msgspec.Struct, kw_only=True, tag_field="type", tag="input_audio", forbid_unknown_fields=True
+):
+    input_audio: InputAudio
+
+
+class AudioUrlContentPart(
+    msgspec.Struct, kw_only=True, tag_field="type", tag="audio_url", forbid_unknown_fields=True
+):
+    audio_url: AudioUrl
+
+
+ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart
+
+
+class ChatMessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    role: Literal["system", "user", "assistant"]
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class StreamOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    model: str
+    messages: Annotated[list[ChatMessageIn], Meta(min_length=1)]
+    temperature: Annotated[float, Meta(ge=0.0, le=2.0)] | None = None
+    top_p: Annotated[float, Meta(gt=0.0, le=1.0)] | None = None
+    max_tokens: Annotated[int, Meta(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Meta(ge=1)] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: Annotated[int, Meta(ge=1, le=1)] = 1
+    """Only one choice is supported."""
+    user: str | None = None
+    """Accepted for compatibility; not used."""
+
+
+class ChatUsage(msgspec.Struct, kw_only=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatResponseMessage(msgspec.Struct, kw_only=True):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(msgspec.Struct, kw_only=True):
+    index: int = 0
+    message: ChatResponseMessage
+    finish_reason: str | None
+
+
+class ChatCompletion(msgspec.Struct, kw_only=True):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage | None
+
+
+class ChatDelta(msgspec.Struct, kw_only=True, omit_defaults=True):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(msgspec.Struct, kw_only=True):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(msgspec.Struct, kw_only=True):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChatChunkChoice]
+    usage: ChatUsage | None = None
+
+
+def usage_dict(usage: Any) -> ChatUsage | None:
+    if usage is None:
+        return None
+    return ChatUsage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )

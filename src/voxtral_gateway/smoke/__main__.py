@@ -1,0 +1,5 @@
+import sys
+
+from voxtral_gateway.smoke import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""A stream's CPU work (decoding, VAD) where it costs least: on the event loop when it is tiny, in the
+decode pool when it is not. "Tiny" is predicted from what the stream's work has cost so far."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from voxtral_gateway.cpu_pool import CpuPool
+from voxtral_gateway.errors import Overloaded
+from voxtral_gateway.streaming.config import StreamConfig
+
+T = TypeVar("T")
+
+
+class CpuWork:
+    """One per stream: its measured cost per input byte decides inline vs pool for the next message."""
+
+    def __init__(self, pool: CpuPool, config: StreamConfig):
+        self._pool = pool
+        self._config = config
+        self.seconds_per_byte = config.initial_seconds_per_byte
+
+    async def run(self, size: int, func: Callable[..., T], *args: Any) -> T:
+        """`func(*args)` for `size` bytes of input: inline if predicted under `inline_budget_seconds`
+        (a thread hop costs more than that), else in the decode pool, waiting while it is full."""
+        config = self._config
+        inline = (
+            size <= config.inline_decode_bytes
+            and self.seconds_per_byte * size <= config.inline_budget_seconds
+        )
+        timed = _Timed(func, args)
+        if inline:
+            result = timed()
+        else:
+            while True:
+                try:
+                    result = await self._pool.run(timed)
+                    break
+                except Overloaded:
+                    await asyncio.sleep(config.overloaded_retry_seconds)
+        if size:
+            self.seconds_per_byte = 0.7 * self.seconds_per_byte + 0.3 * timed.elapsed / size
+        return result
+
+
+class _Timed:
+    """A call that remembers how long it ran (on whichever thread runs it)."""
+
+    __slots__ = ("args", "elapsed", "func")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]):
+        self.func, self.args, self.elapsed = func, args, 0.0
+
+    def __call__(self) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.func(*self.args)
+        finally:
+            self.elapsed = time.perf_counter() - started

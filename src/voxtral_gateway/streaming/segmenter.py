@@ -1,0 +1,196 @@
+"""Live audio → utterances: the VAD and endpointer over a stream, holding only the audio still needed."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+import numpy as np
+
+from voxtral_gateway.audio.vad import (
+    Endpointer,
+    EndpointRules,
+    FrameVad,
+    RegionClosed,
+    RegionDropped,
+    RegionOpened,
+)
+from voxtral_gateway.streaming.codecs import TARGET_RATE
+
+
+class UtteranceOpened(msgspec.Struct, frozen=True):
+    segment_id: int
+    start_sample: int
+
+
+class Utterance(msgspec.Struct, frozen=True):
+    """A finished utterance and its audio, ready to transcribe."""
+
+    segment_id: int
+    start_sample: int
+    end_sample: int
+    samples: np.ndarray
+    """int16 at 16 kHz (a copy: the segmenter's buffer moves on)."""
+    last_chunk_id: int | None
+    """The chunk that carried the utterance's last sample."""
+    reason: str
+    """Why it ended: `silence`, `max_length` or `end_of_audio`."""
+
+    @property
+    def start(self) -> float:
+        return self.start_sample / TARGET_RATE
+
+    @property
+    def end(self) -> float:
+        return self.end_sample / TARGET_RATE
+
+
+class UtteranceDropped(msgspec.Struct, frozen=True):
+    """An utterance that opened but held too little speech (a click, a breath)."""
+
+    segment_id: int
+
+
+SegmenterEvent = UtteranceOpened | Utterance | UtteranceDropped
+
+
+class _SampleWindow:
+    """The stream's samples from some absolute index on, in one growable array."""
+
+    def __init__(self, capacity: int = TARGET_RATE) -> None:
+        self._initial = capacity
+        self._data = np.empty(capacity, dtype=np.int16)
+        self._offset = 0  # where sample `start` sits in `_data`
+        self.start = 0
+        self.end = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        count = len(samples)
+        length = self.end - self.start
+        if self._offset + length + count > len(self._data):
+            capacity = len(self._data)
+            while length + count > capacity // 2:
+                capacity *= 2
+            data = np.empty(capacity, dtype=np.int16) if capacity != len(self._data) else self._data
+            data[:length] = self._data[self._offset : self._offset + length]
+            self._data, self._offset = data, 0
+        begin = self._offset + length
+        self._data[begin : begin + count] = samples
+        self.end += count
+
+    def view(self, start: int, end: int) -> np.ndarray:
+        start, end = max(start, self.start), min(end, self.end)
+        return self._data[self._offset + start - self.start : self._offset + end - self.start]
+
+    def drop_before(self, index: int) -> None:
+        index = min(max(index, self.start), self.end)
+        self._offset += index - self.start
+        self.start = index
+        length = self.end - self.start
+        if len(self._data) > 4 * max(self._initial, length):
+            # Give back the memory of a long utterance once it is gone.
+            data = np.empty(max(self._initial, 2 * length), dtype=np.int16)
+            data[:length] = self._data[self._offset : self._offset + length]
+            self._data, self._offset = data, 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+
+class UtteranceSegmenter:
+    """Push 16 kHz mono int16 samples as they are decoded; get utterances as soon as they end."""
+
+    def __init__(self, rules: EndpointRules):
+        self._vad = FrameVad(TARGET_RATE, rules.aggressiveness)
+        self._endpointer = Endpointer(rules)
+        self._frame = self._vad.frame_samples
+        self._window = _SampleWindow()
+        self._chunks: deque[tuple[int, int]] = deque()  # (end sample, chunk id)
+        self._next_segment = 1
+        self._open: int | None = None  # segment id of the utterance in progress
+
+    @property
+    def total_samples(self) -> int:
+        return self._window.end
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory held for audio (the buffer's capacity)."""
+        return self._window.nbytes
+
+    @property
+    def open_segment(self) -> tuple[int, int] | None:
+        """(segment id, first sample) of the utterance in progress."""
+        start = self._endpointer.open_start
+        if self._open is None or start is None:
+            return None
+        return self._open, start * self._frame
+
+    def open_audio(self) -> np.ndarray:
+        """A copy of the audio of the utterance in progress so far (for a partial result)."""
+        segment = self.open_segment
+        if segment is None:
+            return np.empty(0, dtype=np.int16)
+        return self._window.view(segment[1], self._window.end).copy()
+
+    def push(self, samples: np.ndarray, chunk_id: int | None = None) -> list[SegmenterEvent]:
+        if len(samples) == 0:
+            return []
+        self._window.append(samples)
+        if chunk_id is not None:
+            self._chunks.append((self._window.end, chunk_id))
+        vad_from = self._endpointer.frames * self._frame
+        whole = (self._window.end - vad_from) // self._frame * self._frame
+        if whole == 0:
+            return []
+        events = self._events(
+            self._endpointer.push(*self._vad.classify(self._window.view(vad_from, vad_from + whole)))
+        )
+        self._trim()
+        return events
+
+    def finish(self) -> list[SegmenterEvent]:
+        """The utterance still open when the stream ends (its tail shorter than a VAD frame included)."""
+        return self._events(self._endpointer.finish(), at_end=True)
+
+    def _events(self, raw: list, at_end: bool = False) -> list[SegmenterEvent]:
+        events: list[SegmenterEvent] = []
+        for event in raw:
+            if isinstance(event, RegionOpened):
+                self._open = self._next_segment
+                self._next_segment += 1
+                events.append(UtteranceOpened(self._open, event.start_frame * self._frame))
+            elif isinstance(event, RegionClosed):
+                assert self._open is not None
+                start = event.start_frame * self._frame
+                reaches_end = at_end and event.end_frame >= self._endpointer.frames
+                end = self._window.end if reaches_end else event.end_frame * self._frame
+                events.append(
+                    Utterance(
+                        segment_id=self._open,
+                        start_sample=start,
+                        end_sample=end,
+                        samples=self._window.view(start, end).copy(),
+                        last_chunk_id=self._chunk_at(end),
+                        reason=event.reason,
+                    )
+                )
+                self._open = None
+            elif isinstance(event, RegionDropped):
+                assert self._open is not None
+                events.append(UtteranceDropped(self._open))
+                self._open = None
+        return events
+
+    def _chunk_at(self, end_sample: int) -> int | None:
+        for chunk_end, chunk_id in self._chunks:
+            if chunk_end >= end_sample:
+                return chunk_id
+        return self._chunks[-1][1] if self._chunks else None
+
+    def _trim(self) -> None:
+        keep = self._endpointer.keep_from * self._frame
+        self._window.drop_before(keep)
+        while len(self._chunks) > 1 and self._chunks[0][0] <= keep:
+            self._chunks.popleft()

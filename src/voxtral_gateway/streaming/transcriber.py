@@ -1,0 +1,208 @@
+"""A stream's utterances → the backend: finals sent in stream order, partials of the open utterance.
+
+Each finished utterance is transcribed as soon as it ends, concurrently with the rest of the stream (at
+most `max_finals_in_flight` at once per stream, the others waiting in order). While an utterance is open,
+it is re-transcribed every `partial_interval_seconds` of new audio — one partial request at a time, none
+queued, none while a final is in flight (finals come first) — and a partial is sent only while its
+utterance is still open, so a partial never follows its final."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import structlog
+
+from voxtral_gateway.audio import DecodedAudio, SourceInfo
+from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
+from voxtral_gateway.errors import GatewayError, Overloaded
+from voxtral_gateway.schemas.stream import ErrorMessage, FinalMessage, PartialMessage, ServerMessage
+from voxtral_gateway.services.language import identify_language
+from voxtral_gateway.streaming.codecs import TARGET_RATE
+from voxtral_gateway.streaming.config import StreamConfig
+from voxtral_gateway.streaming.finals import OrderedFinals
+from voxtral_gateway.streaming.segmenter import Utterance, UtteranceDropped, UtteranceSegmenter
+
+log = structlog.get_logger(__name__)
+
+
+class UtteranceTranscriber:
+    def __init__(
+        self,
+        *,
+        backend: SpeechBackend,
+        config: StreamConfig,
+        segmenter: UtteranceSegmenter,
+        send: Callable[[ServerMessage], None],
+        source: Callable[[np.ndarray], SourceInfo],
+        session_id: str,
+    ):
+        self._backend = backend
+        self._config = config
+        self._segmenter = segmenter
+        self._send = send
+        self._source = source
+        self._session_id = session_id
+        self.language: str | None = None
+        """The language the client asked for (the latest), passed to the model."""
+        self.finals = OrderedFinals(send)
+        self._slots = asyncio.Semaphore(config.max_finals_in_flight)
+        self.in_flight = 0
+        """Finals not yet transcribed (running or waiting for a slot)."""
+        self._buffered_samples = 0
+        self._capacity = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._partial: asyncio.Task[None] | None = None
+        self._partial_mark: tuple[int, int] | None = None  # (segment id, sample of its last partial)
+        self.partials_sent = 0
+        self.peak_buffered_seconds = 0.0
+
+    @property
+    def buffered_seconds(self) -> float:
+        """Audio of utterances whose final has not been transcribed yet."""
+        return self._buffered_samples / TARGET_RATE
+
+    def on_segments(self, events: list[Any]) -> None:
+        """Start a final for each finished utterance; account for dropped ones."""
+        for event in events:
+            if isinstance(event, Utterance):
+                self.cancel_partial(event.segment_id)
+                self._buffered_samples += len(event.samples)
+                self.peak_buffered_seconds = max(self.peak_buffered_seconds, self.buffered_seconds)
+                self.in_flight += 1
+                task = asyncio.get_running_loop().create_task(self._final(event))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif isinstance(event, UtteranceDropped):
+                self.cancel_partial(event.segment_id)
+                self.finals.skip(event.segment_id)
+
+    async def wait_for_capacity(self) -> None:
+        """Backpressure: wait while more than `max_buffered_seconds` await transcription."""
+        while self.buffered_seconds > self._config.max_buffered_seconds and self.in_flight:
+            self._capacity.clear()
+            await self._capacity.wait()
+
+    async def drain(self) -> None:
+        """Wait for every final (its outcome is then sent, in order)."""
+        self.cancel_partial()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def cancel_all(self) -> None:
+        """Cancel every transcription (and with it its upstream request)."""
+        for task in [*self._tasks, *([self._partial] if self._partial else [])]:
+            task.cancel()
+
+    # --- finals ---------------------------------------------------------------------------------
+
+    async def _final(self, utterance: Utterance) -> None:
+        try:
+            async with self._slots:
+                started = time.perf_counter()
+                try:
+                    transcript = await self._transcribe(utterance.samples)
+                except GatewayError as exc:
+                    self._failed(utterance, exc)
+                    return
+                backend_ms = (time.perf_counter() - started) * 1000
+            text = transcript.text.strip()
+            self.finals.final(
+                FinalMessage(
+                    segment_id=utterance.segment_id,
+                    start=round(utterance.start, 3),
+                    end=round(utterance.end, 3),
+                    text=text,
+                    language=self.language
+                    or transcript.language
+                    or (identify_language(text) if text else None),
+                    confidence=transcript.confidence,
+                    chunk_id=utterance.last_chunk_id,
+                    backend_ms=round(backend_ms, 2),
+                )
+            )
+        finally:
+            self.in_flight -= 1
+            self._buffered_samples -= len(utterance.samples)
+            self._capacity.set()
+
+    def _failed(self, utterance: Utterance, exc: GatewayError) -> None:
+        log.warning("stream_segment_failed", session_id=self._session_id, code=exc.code, error=exc.message)
+        self.finals.failed_segment(
+            utterance.segment_id,
+            ErrorMessage(
+                code=exc.code,
+                message=f"segment {utterance.segment_id} could not be transcribed: {exc.message}",
+                segment_id=utterance.segment_id,
+                chunk_id=utterance.last_chunk_id,
+            ),
+        )
+
+    async def _transcribe(self, samples: np.ndarray) -> Transcript:
+        audio = DecodedAudio(
+            samples=samples.astype(np.float32) / 32768.0,
+            sample_rate=TARGET_RATE,
+            source=self._source(samples),
+        )
+        options = TranscriptionOptions(language=self.language)
+        give_up = time.monotonic() + self._config.overloaded_max_wait_seconds
+        while True:
+            try:
+                return await self._backend.transcribe(audio, options)
+            except Overloaded:  # the embedded engine's queue is full for a moment
+                if time.monotonic() > give_up:
+                    raise
+                await asyncio.sleep(self._config.overloaded_retry_seconds)
+
+    # --- partials -------------------------------------------------------------------------------
+
+    def maybe_partial(self) -> None:
+        """Start a partial of the open utterance if one is due and none is running."""
+        interval = self._config.partial_interval_seconds
+        if interval <= 0 or self._partial is not None or self.in_flight:
+            return
+        segment = self._segmenter.open_segment
+        if segment is None:
+            return
+        segment_id, start = segment
+        if self._partial_mark is None or self._partial_mark[0] != segment_id:
+            self._partial_mark = (segment_id, start)
+        now = self._segmenter.total_samples
+        if now - self._partial_mark[1] < interval * TARGET_RATE:
+            return
+        self._partial_mark = (segment_id, now)
+        self._partial = asyncio.get_running_loop().create_task(
+            self._partial_result(segment_id, start, now, self._segmenter.open_audio())
+        )
+
+    def cancel_partial(self, segment_id: int | None = None) -> None:
+        """Cancel the running partial (of `segment_id` only, when given): its utterance has ended."""
+        if self._partial is None:
+            return
+        if segment_id is None or (self._partial_mark is not None and self._partial_mark[0] == segment_id):
+            self._partial.cancel()
+            self._partial = None
+
+    async def _partial_result(self, segment_id: int, start: int, end: int, samples: np.ndarray) -> None:
+        try:
+            transcript = await self._transcribe(samples)
+        except GatewayError as exc:
+            log.info("stream_partial_failed", session_id=self._session_id, code=exc.code)
+            return
+        finally:
+            if self._partial is asyncio.current_task():
+                self._partial = None
+        segment = self._segmenter.open_segment
+        if segment is not None and segment[0] == segment_id:
+            self.partials_sent += 1
+            self._send(
+                PartialMessage(
+                    segment_id=segment_id,
+                    start=round(start / TARGET_RATE, 3),
+                    end=round(end / TARGET_RATE, 3),
+                    text=transcript.text.strip(),
+                )
+            )

@@ -1,0 +1,100 @@
+"""Stream limits set small: idle timeout, audio per stream, buffered audio (backpressure), streams per
+identity. Each ends the stream with a clear error and close code, never unbounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+import websockets
+
+from tests.support.gateway_process import GatewayProcess
+from tests.support.standin_thread import ThreadedStandIn
+from tests.support.stream_client import chunk_messages, cut, run_stream, stream_url
+
+HALF_SECOND = 16_000
+
+LIMITS = {
+    "STREAM_IDLE_TIMEOUT_SECONDS": "1",
+    "STREAM_MAX_AUDIO_SECONDS": "30",
+    "STREAM_MAX_BUFFERED_SECONDS": "10",
+    "MAX_STREAMS_PER_IDENTITY": "1",
+    "RATE_LIMIT_TRANSCRIPTION": "1000",
+}
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[ThreadedStandIn]:
+    with ThreadedStandIn() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
+    with GatewayProcess(env={**standin.gateway_env(), **LIMITS}) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def url(gateway: GatewayProcess) -> str:
+    return stream_url(gateway)
+
+
+async def test_a_silent_client_is_closed_after_the_idle_timeout(url, audio_fixtures):
+    first = chunk_messages([audio_fixtures.speech("wav").path.read_bytes()], "wav")[0]
+    result = await run_stream(url, [first], time_limit=20)
+    error = result.errors[-1]
+    assert error["code"] == "idle_timeout" and error["severity"] == "fatal" and error["close_code"] == 1008
+    assert len(result.finals) == 1  # what was sent is transcribed before the stream is closed
+    assert result.done["segments"] == 1
+    assert result.close_code == 1008
+
+
+async def test_audio_past_the_stream_limit_is_not_transcribed_and_the_stream_ends(url, audio_fixtures):
+    # The recording twice (the second copy's RIFF header starts a new WAV segment): 46 s, the limit is 30.
+    pieces = cut(audio_fixtures.multi_utterance.path.read_bytes(), HALF_SECOND)
+    result = await run_stream(url, chunk_messages(pieces + pieces, "wav"))
+    error = result.errors[-1]
+    assert error["code"] == "audio_too_long" and error["close_code"] == 1008
+    assert "STREAM_MAX_AUDIO_SECONDS" in error["message"]
+    assert result.done["audio_duration_seconds"] == 30.0
+    assert all(final["end"] <= 30.0 for final in result.finals) and len(result.finals) >= 7
+    assert result.close_code == 1008
+
+
+async def test_a_second_stream_of_the_same_identity_is_refused_with_4429(url):
+    async with websockets.connect(url) as first:
+        assert json.loads(await first.recv())["type"] == "ready"
+        refused = await run_stream(url, [])
+        assert refused.errors[0]["code"] == "too_many_streams" and refused.errors[0]["close_code"] == 4429
+        assert refused.close_code == 4429
+    # The slot is given back when the stream ends (as soon as the server has seen the close).
+    for _ in range(20):
+        again = await run_stream(url, [{"is_final": True}])
+        if again.close_code != 4429:
+            break
+        await asyncio.sleep(0.1)
+    assert again.close_code == 1000
+
+
+async def test_a_client_faster_than_the_model_is_slowed_down_and_nothing_is_lost(
+    url, gateway, standin, audio_fixtures
+):
+    standin.server.reset()
+    standin.server.delay_seconds = 1.5
+    try:
+        # 23 s of speech sent at once; the model takes 1.5 s per utterance; 10 s may wait.
+        pcm = audio_fixtures.multi_utterance.raw_path.read_bytes()
+        outgoing = [{"type": "start", "format": "pcm_s16le"}, *cut(pcm, 3200), {"is_final": True}]
+        result = await run_stream(url, outgoing, time_limit=60)
+    finally:
+        standin.server.delay_seconds = 0.0
+    assert len(result.finals) == 6 and result.close_code == 1000
+    await asyncio.sleep(0.2)
+    closed = [json.loads(line) for line in gateway.logs().splitlines() if '"stream_closed"' in line]
+    # Without backpressure all six utterances (20 s) would wait at once; with it, 10 s plus the one
+    # that crossed the limit.
+    assert closed[-1]["peak_buffered_seconds"] <= 10 + 4.1
+    assert standin.server.max_in_flight <= 4

@@ -1,0 +1,45 @@
+"""Upstream timeouts per route kind: a short first-byte limit for transcription does not touch
+understanding, and a transcription past it is a 504 that names the setting (and is aborted upstream)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.audio_fixtures import FixtureSet
+from tests.support.gateway_process import GatewayProcess
+from tests.support.requests import b64, transcribe_body
+from tests.support.standin_thread import ThreadedStandIn
+
+
+def test_first_byte_timeout_applies_to_its_route_kind_only(audio_fixtures: FixtureSet):
+    clip = audio_fixtures.speech("wav", 16000, 1).path
+    with ThreadedStandIn(delay_seconds=2.0) as standin:
+        env = {
+            **standin.gateway_env(),
+            "TRANSCRIPTION_FIRST_BYTE_TIMEOUT_SECONDS": "0.5",
+            "UPSTREAM_TIMEOUT_SECONDS": "30",
+            "SEGMENT_RETRIES": "0",
+        }
+        with GatewayProcess(env=env) as gateway:
+            started = time.monotonic()
+            response = httpx.post(f"{gateway.base_url}/transcribe/", json=transcribe_body(clip), timeout=30)
+            assert time.monotonic() - started < 1.8  # not the stand-in's 2 s
+            assert response.status_code == 504
+            error = response.json()["error"]
+            assert error["code"] == "upstream_timeout"
+            assert (
+                "TRANSCRIPTION_FIRST_BYTE_TIMEOUT_SECONDS" in error["message"] and "0.5 s" in error["message"]
+            )
+            deadline = time.monotonic() + 3
+            while standin.server.aborted < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert standin.server.aborted == 1
+
+            answer = httpx.post(
+                f"{gateway.base_url}/understand/",
+                json={"audio_files": [{"data": b64(clip)}], "question": "What is said?"},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text

@@ -1,0 +1,81 @@
+"""ReceiveWatcher (disconnect detection) and ShutdownCoordinator (drain, deadline), without a server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxtral_gateway.lifecycle import ReceiveWatcher, ShutdownCoordinator, expects_body
+
+
+class FakeReceive:
+    def __init__(self, messages: list[dict]):
+        self.queue: asyncio.Queue[dict] = asyncio.Queue()
+        for message in messages:
+            self.queue.put_nowait(message)
+
+    async def __call__(self) -> dict:
+        return await self.queue.get()
+
+
+def test_expects_body():
+    assert expects_body({"headers": [(b"content-length", b"10")], "http_version": "1.1"})
+    assert not expects_body({"headers": [(b"content-length", b"0")], "http_version": "1.1"})
+    assert not expects_body({"headers": [], "http_version": "1.1"})
+    assert expects_body({"headers": [(b"transfer-encoding", b"chunked")], "http_version": "1.1"})
+    assert expects_body({"headers": [], "http_version": "2"})
+
+
+async def test_the_app_reads_its_body_then_a_disconnect_is_noticed():
+    receive = FakeReceive([{"type": "http.request", "body": b"ab", "more_body": True}])
+    left: list[bool] = []
+    watcher = ReceiveWatcher(receive, lambda: left.append(True), body_expected=True)
+    watcher.start()  # body not read yet: nothing to watch
+    assert (await watcher.receive())["body"] == b"ab"
+    receive.queue.put_nowait({"type": "http.request", "body": b"c", "more_body": False})
+    assert (await watcher.receive())["body"] == b"c"
+    await asyncio.sleep(0)
+    assert not left
+    receive.queue.put_nowait({"type": "http.disconnect"})
+    await asyncio.wait_for(watcher.disconnected.wait(), 1)
+    assert left == [True]
+    assert (await watcher.receive())["type"] == "http.disconnect"
+    await watcher.close()
+
+
+async def test_without_a_body_watching_starts_at_once_and_the_app_still_gets_its_empty_body():
+    receive = FakeReceive([{"type": "http.request", "body": b"", "more_body": False}])
+    left: list[bool] = []
+    watcher = ReceiveWatcher(receive, lambda: left.append(True), body_expected=False)
+    watcher.start()
+    assert await watcher.receive() == {"type": "http.request", "body": b"", "more_body": False}
+    receive.queue.put_nowait({"type": "http.disconnect"})
+    await asyncio.wait_for(watcher.disconnected.wait(), 1)
+    assert left == [True]
+    await watcher.close()
+
+
+async def test_shutdown_waits_for_streams_then_hands_over_then_cancels_late_requests():
+    handed_over: list[float] = []
+    loop = asyncio.get_running_loop()
+    coordinator = ShutdownCoordinator(0.3, hand_over=lambda: handed_over.append(loop.time()))
+
+    async def stream() -> None:
+        await coordinator.draining.wait()
+        await asyncio.sleep(0.05)  # its goodbye: final messages, close
+
+    async def slow_request() -> None:
+        await asyncio.sleep(10)
+
+    stream_task = asyncio.create_task(stream())
+    request_task = asyncio.create_task(slow_request())
+    coordinator.track_stream(stream_task)
+    coordinator.track_request(request_task)
+    began = loop.time()
+    coordinator.begin()
+    coordinator.begin()  # a second SIGTERM changes nothing
+    await stream_task
+    await asyncio.gather(request_task, return_exceptions=True)
+    assert stream_task.done() and not stream_task.cancelled()
+    assert request_task.cancelled() and coordinator.deadline_passed
+    assert len(handed_over) == 1 and handed_over[0] - began < 0.25  # after the stream, not the deadline
+    await coordinator.close()
