@@ -152,6 +152,17 @@ def test_invalid_fields_are_named_in_a_422(embedded_client: httpx.Client, body: 
     assert field in error["message"]
 
 
+@pytest.mark.parametrize(
+    "route", ["/transcribe/", "/transcribe/batch", "/understand/", "/v1/chat/completions"]
+)
+def test_body_that_is_not_utf8_is_a_400(embedded_client: httpx.Client, route: str):
+    response = embedded_client.post(
+        route, content=b'{"audio_file": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.json()["error"]["message"]
+
+
 def test_malformed_json_is_a_400(embedded_client: httpx.Client):
     response = embedded_client.post(
         "/transcribe/", content=b"{not json", headers={"Content-Type": "application/json"}

@@ -101,7 +101,16 @@ def handle_unexpected_error(request: Request, exc: Exception) -> Response[ErrorR
     return error_response(request, 500, ErrorDetail(code="internal_error", message=message))
 
 
+def handle_undecodable_text(request: Request, exc: UnicodeDecodeError) -> Response[ErrorResponse]:
+    """A JSON body that is not UTF-8 (msgspec decodes str fields lazily, inside the handler's parsing)."""
+    detail = ErrorDetail(
+        code="bad_request", message=f"request body is not valid UTF-8: byte {exc.start} cannot be decoded"
+    )
+    return error_response(request, 400, detail)
+
+
 EXCEPTION_HANDLERS = {
+    UnicodeDecodeError: handle_undecodable_text,
     GatewayError: handle_gateway_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,

@@ -103,12 +103,18 @@ class TranscriptionService:
         transcript = stitch(pieces)
         return TranscriptionResult(
             transcript=transcript,
-            language=options.language or transcript.language or identify_language(transcript.text),
+            language=await self.language_of(transcript, options),
             audio_duration_seconds=round(audio.duration_seconds, 3),
             segment_count=len(pieces),
             decode_ms=(decoded - started) * 1000,
             backend_ms=(finished - decoded) * 1000,
         )
+
+    async def language_of(self, transcript: Transcript, options: TranscriptionOptions) -> str | None:
+        """The requested language, else the model's, else identified from the text (off the loop)."""
+        if options.language or transcript.language or not transcript.text:
+            return options.language or transcript.language
+        return await self.decode_pool.run(identify_language, transcript.text)
 
     async def plan(self, audio: DecodedAudio) -> list[Segment]:
         """One segment, or (for backends that prefer it) cuts at pauses every `max_seconds` at most."""

@@ -32,7 +32,6 @@ from voxtral_gateway.schemas.openai import (
     VerboseSegment,
     openai_error,
 )
-from voxtral_gateway.services.language import identify_language
 from voxtral_gateway.services.subtitles import to_srt, to_vtt
 from voxtral_gateway.services.transcription import stitch
 
@@ -163,7 +162,7 @@ class AudioTranscriptionsController(Controller):
         if response_format == "vtt":
             return Response(to_vtt(transcript.segments), media_type="text/vtt; charset=utf-8")
         if response_format == "verbose_json":
-            language = options.language or transcript.language or identify_language(transcript.text) or "en"
+            language = await service.language_of(transcript, options) or "en"
             return Response(
                 TranscriptionVerboseJson(
                     language=LANGUAGE_NAMES.get(language, language),
