@@ -93,7 +93,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _with_body_limit(BatchController, many_files_limit),
             _with_body_limit(UnderstandController, many_files_limit),
             ModelsController,
-            _with_body_limit(AudioTranscriptionsController, settings.max_file_size_bytes + _JSON_OVERHEAD_BYTES),
+            _with_body_limit(
+                AudioTranscriptionsController, settings.max_file_size_bytes + _JSON_OVERHEAD_BYTES
+            ),
             _with_body_limit(ChatCompletionsController, many_files_limit),
             stream_transcribe,
         ],

@@ -39,7 +39,9 @@ class Runtime:
             )
         )
         self.backend: SpeechBackend = GuardedBackend(create_backend(settings), self.admission)
-        self.decode_pool = CpuPool("decode", settings.decode_workers, settings.cpu_queue_limit, metric="decode")
+        self.decode_pool = CpuPool(
+            "decode", settings.decode_workers, settings.cpu_queue_limit, metric="decode"
+        )
         self.audio_limits = AudioLimits(
             max_bytes=settings.max_file_size_bytes,
             max_duration_seconds=settings.max_audio_duration_seconds,

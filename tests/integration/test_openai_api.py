@@ -224,6 +224,38 @@ def test_remote_audio_urls_are_refused(client: openai.OpenAI):
     assert "data URL" in info.value.message
 
 
+def test_audio_url_with_non_ascii_base64_is_a_400(client: openai.OpenAI, standin: ThreadedStandIn):
+    part = {"type": "audio_url", "audio_url": {"url": "data:audio/wav;base64,\u00ff\u00ff\u00ff\u00ff"}}
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": [part]}])
+    assert info.value.body["param"] == "messages[0].content[0].audio_url.url"
+    assert "base64" in info.value.message
+    assert standin.server.requests == []
+
+
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens"])
+def test_chat_max_tokens_over_the_limit_is_refused(
+    client: openai.OpenAI, standin: ThreadedStandIn, name: str
+):
+    # The same limit as /understand/ (UNDERSTANDING_MAX_TOKENS_LIMIT), not passed on to vLLM.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], **{name: 2**62}
+        )
+    assert info.value.body["param"] == name
+    assert "the limit is" in info.value.message
+    assert standin.server.requests == []
+
+
+def test_stream_options_without_stream_is_refused(client: openai.OpenAI, standin: ThreadedStandIn):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream_options={"include_usage": True}
+        )
+    assert info.value.body["param"] == "stream_options"
+    assert standin.server.requests == []
+
+
 def test_openai_errors_have_openai_shape(gateway: GatewayProcess):
     response = httpx.post(f"{gateway.base_url}/v1/chat/completions", json={"model": MODEL})
     assert response.status_code == 400

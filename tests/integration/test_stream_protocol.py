@@ -137,6 +137,7 @@ async def test_bad_messages_get_an_error_and_the_stream_goes_on(url, upstream, a
         {"type": "hello"},
         {"chunk_id": 2, "audio_data": "AAAA", "language": "xx"},
         {"audio_data": "AAAA"},
+        '{"chunk_id": ' + "[" * 100_000 + "]" * 100_000 + "}",  # past msgspec's recursion limit
     ]
     outgoing = [good[0], *[json.dumps(b) if isinstance(b, list) else b for b in bad], *good[1:]]
     result = await run_stream(url, outgoing)
@@ -149,6 +150,7 @@ async def test_bad_messages_get_an_error_and_the_stream_goes_on(url, upstream, a
     assert "colour" in errors[3]["message"]
     assert "language" in errors[6]["message"]
     assert "chunk_id is required" in errors[7]["message"]
+    assert "nested too deeply" in errors[8]["message"]
     # Nothing was consumed by the bad messages: chunk 2 is still expected, and arrives.
     assert result.done["missing_chunk_ids"] == []
     assert result.done["audio_duration_seconds"] == pytest.approx(

@@ -163,6 +163,16 @@ def test_body_that_is_not_utf8_is_a_400(embedded_client: httpx.Client, route: st
     assert "UTF-8" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "route", ["/transcribe/", "/transcribe/batch", "/understand/", "/v1/chat/completions"]
+)
+def test_json_nested_past_the_decoder_limit_is_a_400(embedded_client: httpx.Client, route: str):
+    nested = b'{"audio_file": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = embedded_client.post(route, content=nested, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nested too deeply" in response.text
+
+
 def test_malformed_json_is_a_400(embedded_client: httpx.Client):
     response = embedded_client.post(
         "/transcribe/", content=b"{not json", headers={"Content-Type": "application/json"}
@@ -224,4 +234,18 @@ def test_openapi_documents_every_route_with_errors(embedded_client: httpx.Client
     assert transcribe["summary"] and transcribe["description"]
     assert {"413", "415", "422", "503", "504"} <= set(transcribe["responses"])
     assert transcribe["requestBody"]["content"]["application/json"]["schema"]["examples"]
+    # Every error status documents the body the gateway really sends (not Litestar's own 400 shape).
+    for path, shape in [
+        ("/transcribe", "ErrorResponse"),
+        ("/transcribe/batch", "ErrorResponse"),
+        ("/understand", "ErrorResponse"),
+        ("/v1/audio/transcriptions", "OpenAIErrorResponse"),
+        ("/v1/chat/completions", "OpenAIErrorResponse"),
+    ]:
+        responses = schema["paths"][path]["post"]["responses"]
+        assert "400" in responses, path
+        for status, response in responses.items():
+            if int(status) >= 400:
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref == f"#/components/schemas/{shape}", (path, status, ref)
     assert schema["paths"]["/health"]["get"]["summary"]

@@ -24,7 +24,13 @@ def test_voxtral_host_selects_vllm_unless_backend_is_explicit():
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("PORT", "eighty"), ("PORT", "70000"), ("DEBUG", "maybe"), ("BACKEND", "gpu"), ("MAX_FILE_SIZE_MB", "-1")],
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("DEBUG", "maybe"),
+        ("BACKEND", "gpu"),
+        ("MAX_FILE_SIZE_MB", "-1"),
+    ],
 )
 def test_bad_values_name_the_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):

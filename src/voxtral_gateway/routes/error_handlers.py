@@ -109,8 +109,17 @@ def handle_undecodable_text(request: Request, exc: UnicodeDecodeError) -> Respon
     return error_response(request, 400, detail)
 
 
+def handle_recursion_error(request: Request, exc: RecursionError) -> Response[ErrorResponse]:
+    """A JSON body nested deeper than the decoder's recursion limit (msgspec raises RecursionError)."""
+    if "deserializing" not in str(exc):  # not the body parser: a bug, reported as one
+        return handle_unexpected_error(request, exc)
+    detail = ErrorDetail(code="bad_request", message="request body JSON is nested too deeply")
+    return error_response(request, 400, detail)
+
+
 EXCEPTION_HANDLERS = {
     UnicodeDecodeError: handle_undecodable_text,
+    RecursionError: handle_recursion_error,
     GatewayError: handle_gateway_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,

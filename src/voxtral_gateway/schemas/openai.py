@@ -128,7 +128,6 @@ ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart
 class ChatMessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["system", "user", "assistant"]
     content: str | list[ContentPart]
-    name: str | None = None
 
 
 class StreamOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

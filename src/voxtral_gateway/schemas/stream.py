@@ -69,6 +69,13 @@ def parse_client_message(raw: bytes | str) -> ClientMessage:
     """A client's JSON message. Without `type`, a message with none of `chunk_id`, `audio_data` and
     `is_final` is a `start`; anything else is a `chunk`. Raises `msgspec.DecodeError` (not JSON) or
     `msgspec.ValidationError` (a field's value, an unknown field or type)."""
+    try:
+        return _parse(raw)
+    except RecursionError:  # msgspec's recursion limit: deeply nested arrays or objects
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
+
+
+def _parse(raw: bytes | str) -> ClientMessage:
     envelope = msgspec.json.decode(raw, type=_Envelope)
     tag = envelope.type
     if tag is None:

@@ -76,11 +76,14 @@ class UnderstandingService:
             )
         if sampling.max_tokens is not None and sampling.max_tokens > self.limits.max_tokens:
             raise InvalidRequest(
-                f"max_tokens is {sampling.max_tokens}; the limit is {self.limits.max_tokens}", field="max_tokens"
+                f"max_tokens is {sampling.max_tokens}; the limit is {self.limits.max_tokens}",
+                field="max_tokens",
             )
         self.check_sources(sources)
 
-    async def decode_all(self, sources: Sequence[AudioSource], field: str = "audio_files") -> list[DecodedAudio]:
+    async def decode_all(
+        self, sources: Sequence[AudioSource], field: str = "audio_files"
+    ) -> list[DecodedAudio]:
         """Decode concurrently (bounded by the decode pool); the first failure cancels the rest."""
         # Each file may be as long as the whole understanding budget; the total is checked after.
         per_file = msgspec.structs.replace(

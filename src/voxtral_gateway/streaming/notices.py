@@ -23,7 +23,7 @@ class _ChunkIdProbe(msgspec.Struct):
 
 def chunk_id_of(text: str) -> int | None:
     """The chunk id of a message that failed validation, when it can still be read."""
-    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         value = msgspec.json.decode(text, type=_ChunkIdProbe).chunk_id
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     return None

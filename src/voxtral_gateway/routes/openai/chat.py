@@ -15,7 +15,7 @@ from litestar.params import Body
 
 from voxtral_gateway.backends.chat import AudioPart, ChatMessage, SamplingParams, TextPart
 from voxtral_gateway.errors import GatewayError, InvalidRequest
-from voxtral_gateway.routes.docs import error_responses
+from voxtral_gateway.routes.docs import openai_error_responses
 from voxtral_gateway.routes.error_handlers import error_detail
 from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import sse_event, sse_response
@@ -49,7 +49,7 @@ def _audio_url_bytes(url: str, field: str) -> tuple[bytes, str | None]:
         )
     try:
         return binascii.a2b_base64(url[match.end() :], strict_mode=True), match.group(1)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a non-ASCII character (a plain ValueError)
         raise InvalidRequest(f"{field} has invalid base64: {exc}", field=field) from exc
 
 
@@ -101,7 +101,7 @@ class ChatCompletionsController(Controller):
             "`stream_options.include_usage`). Needs the vLLM backend (501 on the embedded engine)."
         ),
         status_code=200,
-        responses=error_responses(413, 415, 422, 429, 501, 502, 503, 504),
+        responses=openai_error_responses(404, 413, 415, 422, 429, 501, 502, 503, 504),
     )
     async def create_chat_completion(
         self, data: Annotated[ChatCompletionRequest, Body(title="Chat completion request")], runtime: Runtime
@@ -113,6 +113,13 @@ class ChatCompletionsController(Controller):
             raise InvalidRequest(
                 "send max_tokens or max_completion_tokens, not both", field="max_completion_tokens"
             )
+        if data.stream_options is not None and not data.stream:
+            # As OpenAI does: otherwise include_usage would be silently ignored.
+            raise InvalidRequest("stream_options is only allowed when stream is true", field="stream_options")
+        limit = service.limits.max_tokens
+        for name in ("max_tokens", "max_completion_tokens"):
+            if (value := getattr(data, name)) is not None and value > limit:
+                raise InvalidRequest(f"{name} is {value}; the limit is {limit}", field=name)
         split, sources = _split_messages(data)
         service.check_sources(sources, field="messages")
         audios = iter(await service.decode_all(sources, field="messages"))

@@ -16,7 +16,7 @@ from litestar.params import Body
 
 from voxtral_gateway.backends import TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, InvalidRequest
-from voxtral_gateway.routes.docs import error_responses
+from voxtral_gateway.routes.docs import openai_error_responses
 from voxtral_gateway.routes.error_handlers import error_detail
 from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import sse_event, sse_response
@@ -129,7 +129,7 @@ class AudioTranscriptionsController(Controller):
             "in parallel; `srt`, `vtt` and `verbose_json` carry each segment's times in the original audio."
         ),
         status_code=200,
-        responses=error_responses(413, 415, 422, 429, 502, 503, 504),
+        responses=openai_error_responses(404, 413, 415, 422, 429, 502, 503, 504),
     )
     async def create_transcription(
         self,
