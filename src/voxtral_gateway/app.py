@@ -23,6 +23,7 @@ from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController
+from voxtral_gateway.routes.health_fast_path import HealthFastPath
 from voxtral_gateway.routes.metrics import MetricsController
 from voxtral_gateway.routes.openai import (
     AudioTranscriptionsController,
@@ -124,4 +125,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Outermost, so every response (404s, errors, 503 while draining) carries Server-Timing.
     app.asgi_handler = ServerTimingMiddleware(app.asgi_handler)
+    app.asgi_handler = HealthFastPath(app.asgi_handler, runtime)
     return app

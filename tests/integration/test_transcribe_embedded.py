@@ -41,6 +41,14 @@ def test_health_reports_the_embedded_backend_ready(embedded_client: httpx.Client
     assert embedded_client.get("/health").status_code == 200
 
 
+def test_health_keeps_request_id_and_server_timing(embedded_client: httpx.Client):
+    response = embedded_client.get("/health/", headers={"X-Request-ID": "probe-42"})
+    assert response.headers["x-request-id"] == "probe-42"
+    assert response.headers["server-timing"].startswith("total;dur=")
+    assert embedded_client.head("/health").status_code == 200
+    assert embedded_client.post("/health/").status_code == 405  # only GET/HEAD are served
+
+
 def test_transcribes_english_speech(embedded_client: httpx.Client, audio_fixtures: FixtureSet):
     clip = audio_fixtures.speech("mp3", 44100, 2)
     response = embedded_client.post("/transcribe/", json=transcribe_body(clip.path, "mp3", language="en"))

@@ -30,28 +30,36 @@ class HealthController(Controller):
         responses={503: ResponseSpec(data_container=HealthResponse, description="The backend is not ready.")},
     )
     async def health(self, runtime: Runtime) -> Response[HealthResponse]:
-        backend = runtime.backend
-        state = await backend.health()
-        body = HealthResponse(
-            status="ok" if state.ready else "unavailable",
-            version=__version__,
-            uptime_seconds=round(time.monotonic() - runtime.started_at, 3),
-            backend=BackendStatus(
-                kind=backend.kind,
-                model=backend.model_name,
-                ready=state.ready,
-                detail=state.detail,
-                url=getattr(backend, "base_url", None),
-            ),
-            backends=_servers(backend, state),
-            admission=AdmissionStatus(
-                in_flight=runtime.admission.in_flight,
-                queued=runtime.admission.queued,
-                max_in_flight=runtime.admission.limits.max_in_flight,
-                queue_limit=runtime.admission.limits.queue_limit,
-            ),
-        )
-        return Response(body, status_code=200 if state.ready else 503)
+        # Served by `HealthFastPath` ahead of the framework; this handler documents the route and
+        # answers when the fast path hands over (while the worker drains).
+        status, body = await health_report(runtime)
+        return Response(body, status_code=status)
+
+
+async def health_report(runtime: Runtime) -> tuple[int, HealthResponse]:
+    """The health status code and body: 200 when the backend can serve, else 503."""
+    backend = runtime.backend
+    state = await backend.health()
+    body = HealthResponse(
+        status="ok" if state.ready else "unavailable",
+        version=__version__,
+        uptime_seconds=round(time.monotonic() - runtime.started_at, 3),
+        backend=BackendStatus(
+            kind=backend.kind,
+            model=backend.model_name,
+            ready=state.ready,
+            detail=state.detail,
+            url=getattr(backend, "base_url", None),
+        ),
+        backends=_servers(backend, state),
+        admission=AdmissionStatus(
+            in_flight=runtime.admission.in_flight,
+            queued=runtime.admission.queued,
+            max_in_flight=runtime.admission.limits.max_in_flight,
+            queue_limit=runtime.admission.limits.queue_limit,
+        ),
+    )
+    return (200 if state.ready else 503), body
 
 
 def _servers(backend: SpeechBackend, state: BackendHealth) -> list[BackendServerStatus]:
