@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Literal, TypeVar
 
 import structlog
@@ -148,10 +148,14 @@ class VLLMPool(SpeechBackend):
         least_loaded = [member for member in candidates if member.in_flight == fewest]
         return least_loaded[next(self._turn) % len(least_loaded)]
 
-    async def _send(self, member: PoolMember, call: Callable[[VLLMBackend], Awaitable[T]]) -> T:
+    @staticmethod
+    @contextlib.contextmanager
+    def _accounted(member: PoolMember) -> Iterator[None]:
+        """Count the request in flight on `member`, record its outcome, and take the server out on a
+        connection error."""
         member.in_flight += 1
         try:
-            result = await call(member.backend)
+            yield
         except _CONNECTION_ERRORS as exc:
             metrics.POOL_REQUESTS.labels(member.url, "connection_error").inc()
             member.backend.forget_health()
@@ -160,10 +164,14 @@ class VLLMPool(SpeechBackend):
         except GatewayError:
             metrics.POOL_REQUESTS.labels(member.url, "error").inc()
             raise
+        else:
+            metrics.POOL_REQUESTS.labels(member.url, "ok").inc()
         finally:
             member.in_flight -= 1
-        metrics.POOL_REQUESTS.labels(member.url, "ok").inc()
-        return result
+
+    async def _send(self, member: PoolMember, call: Callable[[VLLMBackend], Awaitable[T]]) -> T:
+        with self._accounted(member):
+            return await call(member.backend)
 
     async def _with_failover(
         self,
@@ -200,19 +208,6 @@ class VLLMPool(SpeechBackend):
     ) -> AsyncIterator[AnswerDelta]:
         member = self._choose([])
         assert member is not None
-        member.in_flight += 1
-        try:
+        with self._accounted(member):
             async for delta in member.backend.chat_stream(messages, sampling):
                 yield delta
-        except _CONNECTION_ERRORS as exc:
-            metrics.POOL_REQUESTS.labels(member.url, "connection_error").inc()
-            member.backend.forget_health()
-            member.record(False, exc.message)
-            raise
-        except GatewayError:
-            metrics.POOL_REQUESTS.labels(member.url, "error").inc()
-            raise
-        else:
-            metrics.POOL_REQUESTS.labels(member.url, "ok").inc()
-        finally:
-            member.in_flight -= 1
