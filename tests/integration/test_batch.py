@@ -15,17 +15,8 @@ from tests.support.standin_thread import ThreadedStandIn
 CONCURRENCY = 3
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn(delay_seconds=0.3) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    env = {**standin.gateway_env(), "BATCH_CONCURRENCY": str(CONCURRENCY), "BATCH_MAX_FILES": "20"}
-    with GatewayProcess(env=env) as process:
-        yield process
+STANDIN_OPTIONS = {"delay_seconds": 0.3}
+GATEWAY_ENV = {"BATCH_CONCURRENCY": str(CONCURRENCY), "BATCH_MAX_FILES": "20"}
 
 
 @pytest.fixture

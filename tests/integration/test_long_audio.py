@@ -21,18 +21,8 @@ MODEL = "mistralai/Voxtral-Mini-3B-2507"
 CONCURRENCY = 4
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    # vLLM's own caps: 600 s and 25 MB per request.
-    with ThreadedStandIn(max_audio_seconds=600, max_file_size_mb=25) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    env = {**standin.gateway_env(), "SEGMENT_CONCURRENCY": str(CONCURRENCY), "SEGMENT_RETRIES": "2"}
-    with GatewayProcess(env=env) as process:
-        yield process
+STANDIN_OPTIONS = {"max_audio_seconds": 600, "max_file_size_mb": 25}  # vLLM's own caps
+GATEWAY_ENV = {"SEGMENT_CONCURRENCY": str(CONCURRENCY), "SEGMENT_RETRIES": "2"}
 
 
 @pytest.fixture

@@ -17,18 +17,6 @@ from tests.support.standin_thread import ThreadedStandIn
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    with GatewayProcess(env=standin.gateway_env()) as process:
-        yield process
-
-
 @pytest.fixture
 def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[openai.OpenAI]:
     standin.server.reset()

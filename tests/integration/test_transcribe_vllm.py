@@ -15,17 +15,7 @@ from tests.support.standin_thread import ThreadedStandIn
 UPSTREAM_TIMEOUT = 2.0
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    env = {**standin.gateway_env(), "UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT)}
-    with GatewayProcess(env=env) as process:
-        yield process
+GATEWAY_ENV = {"UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT)}
 
 
 @pytest.fixture

@@ -14,18 +14,6 @@ from tests.support.requests import b64
 from tests.support.standin_thread import ThreadedStandIn
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    with GatewayProcess(env=standin.gateway_env()) as process:
-        yield process
-
-
 @pytest.fixture
 def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[httpx.Client]:
     standin.server.reset()
