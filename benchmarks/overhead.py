@@ -1,10 +1,13 @@
 """P1: latency the gateway adds to `POST /transcribe/` for a 10 s clip, decoding excluded.
 
 Baseline: the same WAV sent straight to the stand-in vLLM's `/v1/audio/transcriptions`, the request
-the gateway itself makes. Gateway and direct requests alternate on two keep-alive connections, one
-at a time, so drift on a shared machine hits both alike. Ours is the client-measured latency minus
-the `decode` the gateway reports in Server-Timing (decoding is P2's business); the figure is the
-median of the per-pair differences.
+the gateway itself makes. Gateway and direct requests alternate on keep-alive connections, one at a
+time, so drift on a shared machine hits both alike. Ours is the client-measured latency minus the
+`decode` the gateway reports in Server-Timing (decoding is P2's business); the figure is the median
+of the per-pair differences.
+
+Each round also sends the gateway's request to `minimal_proxy_app` (granian + msgspec + aiohttp and
+nothing else): what it adds is the floor of the stack, the least any gateway built on it could add.
 
     python -m benchmarks.overhead
 """
@@ -20,20 +23,14 @@ import msgspec
 
 from benchmarks._media import tone_wav
 from benchmarks._report import Row, print_rows
-from benchmarks._servers import gateway, standin_vllm
+from benchmarks._servers import bare_granian, gateway, standin_vllm
 from benchmarks._stats import median, percentile
+from benchmarks.minimal_proxy_app import FORM_FIELDS
 
 CLIP_SECONDS = 10
 WARMUP = 8
-PAIRS = 40
+ROUNDS = 40
 GOAL_MS = 1.0
-# What the gateway sends upstream besides the file.
-FORM_FIELDS = (
-    ("model", "mistralai/Voxtral-Mini-3B-2507"),
-    ("response_format", "json"),
-    ("temperature", "0.0"),
-    ("language", "en"),
-)
 
 
 def server_timing(header: str) -> dict[str, float]:
@@ -48,18 +45,20 @@ def server_timing(header: str) -> dict[str, float]:
 
 
 class Sample(msgspec.Struct, frozen=True):
-    """One pair, in milliseconds."""
+    """One round, in milliseconds."""
 
     gateway: float
     """Client-measured latency through the gateway, minus its reported `decode`."""
     direct: float
     """The same request straight to the stand-in."""
+    floor: float
+    """The gateway's request through the minimal proxy."""
     decode: float
     queue: float
     upstream: float
 
 
-async def _measure(gateway_url: str, upstream_url: str) -> list[Sample]:
+async def _measure(gateway_url: str, upstream_url: str, floor_url: str) -> list[Sample]:
     wav = tone_wav(CLIP_SECONDS).read_bytes()
     gateway_body = msgspec.json.encode(
         {"audio_file": base64.b64encode(wav).decode(), "format": "wav", "language": "en"}
@@ -69,7 +68,19 @@ async def _measure(gateway_url: str, upstream_url: str) -> list[Sample]:
     async with (
         aiohttp.ClientSession(connector=connector) as to_gateway,
         aiohttp.ClientSession() as to_upstream,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as to_floor,
     ):
+
+        async def via_floor() -> float:
+            started = time.perf_counter()
+            async with to_floor.post(
+                f"{floor_url}/transcribe/", data=gateway_body, headers={"Content-Type": "application/json"}
+            ) as response:
+                await response.read()
+                elapsed = time.perf_counter() - started
+                if response.status != 200:
+                    raise RuntimeError(f"the minimal proxy answered {response.status}")
+            return elapsed * 1000
 
         async def via_gateway() -> tuple[float, dict[str, float]]:
             started = time.perf_counter()
@@ -100,12 +111,15 @@ async def _measure(gateway_url: str, upstream_url: str) -> list[Sample]:
         for _ in range(WARMUP):
             await via_gateway()
             await straight()
-        for index in range(PAIRS):
-            # Alternate which goes first, so neither always follows the other.
+            await via_floor()
+        for index in range(ROUNDS):
+            # Rotate which goes first, so none always follows another.
             if index % 2:
                 base = await straight()
                 total, timing = await via_gateway()
+                floor = await via_floor()
             else:
+                floor = await via_floor()
                 total, timing = await via_gateway()
                 base = await straight()
             decoded = timing.get("decode", 0.0)
@@ -113,6 +127,7 @@ async def _measure(gateway_url: str, upstream_url: str) -> list[Sample]:
                 Sample(
                     gateway=total - decoded,
                     direct=base,
+                    floor=floor,
                     decode=decoded,
                     queue=timing.get("queue", 0.0),
                     upstream=timing.get("upstream", 0.0),
@@ -122,10 +137,16 @@ async def _measure(gateway_url: str, upstream_url: str) -> list[Sample]:
 
 
 def run() -> list[Row]:
-    with standin_vllm() as upstream_url, gateway(upstream_url) as gw:
-        samples = asyncio.run(_measure(gw.base_url, upstream_url))
+    with (
+        standin_vllm() as upstream_url,
+        gateway(upstream_url) as gw,
+        bare_granian("benchmarks.minimal_proxy_app:app", {"UPSTREAM_URL": upstream_url}) as (floor_url, _),
+    ):
+        samples = asyncio.run(_measure(gw.base_url, upstream_url, floor_url))
     added = [sample.gateway - sample.direct for sample in samples]
     p50 = median(added)
+    floor_added = median([sample.floor - sample.direct for sample in samples])
+    over_floor = median([sample.gateway - sample.floor for sample in samples])
     return [
         Row(
             id="P1",
@@ -136,7 +157,9 @@ def run() -> list[Row]:
             goal=f"≤ {GOAL_MS:g} ms",
             passed=p50 <= GOAL_MS,
             note=(
-                f"{PAIRS} alternating pairs after {WARMUP} warm-up; added p90 {percentile(added, 0.9):+.2f} ms; "
+                f"{ROUNDS} rounds after {WARMUP} warm-up; added p90 {percentile(added, 0.9):+.2f} ms; "
+                f"the stack's floor (benchmarks/minimal_proxy_app.py: granian + msgspec + aiohttp, nothing "
+                f"else) adds {floor_added:+.2f} ms, the gateway {over_floor:+.2f} ms more than that; "
                 f"p50 of the gateway's own parts: decode (excluded) {median([s.decode for s in samples]):.2f} ms, "
                 f"queue {median([s.queue for s in samples]):.2f} ms, its upstream call minus the direct request "
                 f"{median([s.upstream - s.direct for s in samples]):+.2f} ms"

@@ -14,11 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from voxtral_gateway import __version__
-from voxtral_gateway.lifecycle import LifecycleMiddleware
-from voxtral_gateway.observability.http_metrics import HttpMetricsMiddleware
+from voxtral_gateway.lifecycle import GatewayMiddleware
 from voxtral_gateway.observability.logging import configure_logging
-from voxtral_gateway.observability.request_id import RequestIdMiddleware
-from voxtral_gateway.observability.server_timing import ServerTimingMiddleware
 from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
@@ -118,12 +115,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin(path="/")],
         ),
     )
-    # Around everything: request id + access log, metrics, then cancellation on client disconnect and
-    # draining on SIGTERM (each handler runs as a task that can be cancelled).
-    app.asgi_handler = RequestIdMiddleware(
-        HttpMetricsMiddleware(LifecycleMiddleware(app.asgi_handler, runtime.shutdown))
-    )
-    # Outermost, so every response (404s, errors, 503 while draining) carries Server-Timing.
-    app.asgi_handler = ServerTimingMiddleware(app.asgi_handler)
+    # Around everything, so every response (404s, errors, 503 while draining) carries X-Request-ID and
+    # Server-Timing: request context, metrics, access log, cancellation on disconnect, draining.
+    app.asgi_handler = GatewayMiddleware(app.asgi_handler, runtime.shutdown)
     app.asgi_handler = HealthFastPath(app.asgi_handler, runtime)
     return app

@@ -1,16 +1,17 @@
-"""The Server-Timing recorder and middleware."""
+"""The Server-Timing recorder, and its header as the gateway's middleware adds it."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+from voxtral_gateway.lifecycle import GatewayMiddleware, ShutdownCoordinator
 from voxtral_gateway.observability.server_timing import (
-    ServerTimingMiddleware,
     TimedCall,
     TimingRecorder,
     add_span,
     current_recorder,
+    recording,
 )
 
 
@@ -34,13 +35,11 @@ def test_timed_call_records_the_wait_as_queue_and_the_run_as_its_metric():
     assert call.started is not None and call.finished is not None
     recorded: dict[str, list[tuple[float, float]]] = {}
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
+    with recording(TimingRecorder()) as recorder:
         call.record(call.started - 0.5, "decode")  # type: ignore[operator]
-        recorder = current_recorder()
-        assert recorder is not None
+        assert current_recorder() is recorder
         recorded.update(recorder.spans)
-
-    asyncio.run(ServerTimingMiddleware(app)({"type": "http"}, _receive, _discard))
+    assert current_recorder() is None
     assert recorded == {
         "queue": [(call.started - 0.5, call.started)],
         "decode": [(call.started, call.finished)],
@@ -49,10 +48,6 @@ def test_timed_call_records_the_wait_as_queue_and_the_run_as_its_metric():
 
 async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def _discard(message: Any) -> None:
-    pass
 
 
 def test_middleware_adds_the_header_and_isolates_concurrent_requests():
@@ -68,10 +63,10 @@ def test_middleware_adds_the_header_and_isolates_concurrent_requests():
         sent.append(message)
 
     async def both() -> None:
-        middleware = ServerTimingMiddleware(app)
+        middleware = GatewayMiddleware(app, ShutdownCoordinator(timeout_seconds=1))
         await asyncio.gather(
-            middleware({"type": "http", "path": "a"}, _receive, send),
-            middleware({"type": "http", "path": "b"}, _receive, send),
+            middleware({"type": "http", "path": "a", "method": "GET", "headers": []}, _receive, send),
+            middleware({"type": "http", "path": "b", "method": "GET", "headers": []}, _receive, send),
         )
 
     asyncio.run(both())
@@ -80,6 +75,7 @@ def test_middleware_adds_the_header_and_isolates_concurrent_requests():
     assert values[0].startswith("a;dur=1.000, total;dur=")
     assert values[1].startswith("b;dur=2.000, total;dur=")
     assert all(h[b"x"] == b"1" for h in headers)
+    assert len({h[b"x-request-id"] for h in headers}) == 2
     assert current_recorder() is None  # nothing leaks outside a request
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import pytest
@@ -98,3 +99,37 @@ def test_large_file_is_decoded_into_the_request_buffer(monkeypatch: pytest.Monke
     assert isinstance(parsed, TranscribeRequest)
     assert parsed.audio_file is buffer and bytes(buffer) == _FILE
     assert parsed.format == "wav"
+
+
+class _FakeHandler:
+    def __init__(self, limit: int | None):
+        self.limit = limit
+
+    def resolve_request_max_body_size(self) -> int | None:
+        return self.limit
+
+
+class _FakeRequest:
+    """What `_read_into_one_buffer` uses of a Litestar request."""
+
+    def __init__(self, chunks: list[bytes], announced: int | None, limit: int | None = 1 << 20):
+        self.chunks = chunks
+        self.content_length = announced
+        self.route_handler = _FakeHandler(limit)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+@pytest.mark.parametrize(
+    ("announced", "limit"),
+    [(12, 1 << 20), (None, 1 << 20), (5, 1 << 20), (40, 1 << 20), (12, None), (12, 4), (0, 1 << 20)],
+    ids=["exact", "chunked", "more-than-announced", "less-than-announced", "no-limit", "over-limit", "zero"],
+)
+def test_body_is_read_whole_whatever_content_length_says(announced: int | None, limit: int | None):
+    chunks = [b"abcd", b"efgh", b"ijkl"]
+    request = _FakeRequest(chunks, announced, limit)
+    body = asyncio.run(upload_request._read_into_one_buffer(request))  # type: ignore[arg-type]
+    assert isinstance(body, bytearray)
+    assert body == b"abcdefghijkl"

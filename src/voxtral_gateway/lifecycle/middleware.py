@@ -1,6 +1,14 @@
-"""The ASGI layer that runs each request's handler as a task it can cancel: when the client goes
-away (`ReceiveWatcher`), and when the shutdown deadline passes (`ShutdownCoordinator`). While the
-worker drains, it refuses new requests (503) and new WebSockets (close 1012)."""
+"""The gateway's one ASGI layer around the Litestar app (see `create_app`).
+
+For each HTTP request and WebSocket it:
+- creates the request's context: its id (`X-Request-ID`, returned in the response and bound to every
+  log line) and, for HTTP, its `Server-Timing` recorder (the header is added when the response starts);
+- counts it in the metrics and writes its access-log line when it ends;
+- runs its handler as a task it can cancel: when the client goes away (`ReceiveWatcher`), and when the
+  shutdown deadline passes (`ShutdownCoordinator`). While the worker drains, it refuses new requests
+  (503) and new WebSockets (close 1012).
+
+It is one layer, with one `send` wrapper, because every request pays for each layer (benchmark P1)."""
 
 from __future__ import annotations
 
@@ -13,7 +21,16 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from voxtral_gateway.errors import GatewayError, Overloaded, ShuttingDown, status_of
 from voxtral_gateway.lifecycle.disconnect import ReceiveWatcher, expects_body
 from voxtral_gateway.lifecycle.shutdown import ShutdownCoordinator
-from voxtral_gateway.observability.request_id import current_request, current_request_id
+from voxtral_gateway.observability import http_metrics
+from voxtral_gateway.observability.request_id import (
+    RequestContext,
+    current_request_id,
+    log_request_end,
+    request_id_from,
+    serving,
+    with_request_id,
+)
+from voxtral_gateway.observability.server_timing import HEADER_NAME, TimingRecorder, recording
 from voxtral_gateway.routes.error_handlers import error_detail
 from voxtral_gateway.schemas.errors import ErrorResponse
 from voxtral_gateway.schemas.openai import is_openai_path, openai_error
@@ -23,8 +40,8 @@ log = structlog.get_logger(__name__)
 SERVICE_RESTART_CLOSE_CODE = 1012
 
 
-class LifecycleMiddleware:
-    """The innermost of the gateway's own ASGI layers around the Litestar app (see `create_app`)."""
+class GatewayMiddleware:
+    __slots__ = ("app", "shutdown")
 
     def __init__(self, app: ASGIApp, shutdown: ShutdownCoordinator):
         self.app = app
@@ -39,32 +56,48 @@ class LifecycleMiddleware:
             await self.app(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.shutdown.draining.is_set():
-            await send_error(scope, send, ShuttingDown("the server is shutting down; retry shortly"))
-            return
-        response_started = response_complete = False
+        context = RequestContext(request_id_from(scope), scope)
+        recorder = TimingRecorder(context.started)
+        request_id = context.request_id.encode()
 
         async def observed_send(message: Message) -> None:
-            nonlocal response_started, response_complete
-            if message["type"] == "http.response.start":
-                response_started = True
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                response_complete = True
+            kind = message["type"]
+            if kind == "http.response.start":
+                context.status = message["status"]
+                headers = with_request_id(message.get("headers"), request_id)
+                headers.append((HEADER_NAME, recorder.header_value()))
+                message["headers"] = headers
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                context.response_complete = True
             await send(message)
 
+        with serving(context), recording(recorder):
+            http_metrics.http_request_started()
+            try:
+                if self.shutdown.draining.is_set():
+                    await send_error(
+                        scope, observed_send, ShuttingDown("the server is shutting down; retry shortly")
+                    )
+                else:
+                    await self._run_http_handler(context, receive, observed_send)
+            finally:
+                http_metrics.http_request_finished(context)
+                log_request_end(context)
+
+    async def _run_http_handler(self, context: RequestContext, receive: Receive, send: Send) -> None:
+        """The app, as a task cancelled when the client leaves or the shutdown deadline passes."""
+        scope = context.scope
         handler: asyncio.Task[None] | None = None
 
         def client_left() -> None:
-            if response_complete:  # a client closing after the whole answer is not a disconnect
+            if context.response_complete:  # a client closing after the whole answer is not a disconnect
                 return
-            context = current_request()
-            if context is not None:
-                context.client_disconnected = True
+            context.client_disconnected = True
             if handler is not None and not handler.done():
                 handler.cancel()
 
         watcher = ReceiveWatcher(receive, client_left, expects_body(scope))
-        handler = asyncio.ensure_future(self.app(scope, watcher.receive, observed_send))
+        handler = asyncio.ensure_future(self.app(scope, watcher.receive, send))
         self.shutdown.track_request(handler)
         watcher.start()
         try:
@@ -74,10 +107,10 @@ class LifecycleMiddleware:
         if not handler.cancelled():
             handler.result()  # the app's own exception, if any, propagates as before
             return
-        if watcher.disconnected.is_set() and not response_complete:
+        if watcher.disconnected.is_set() and not context.response_complete:
             log.info("client_disconnected", cancelled="request")
         elif self.shutdown.deadline_passed:
-            if not response_started:
+            if context.status is None:
                 await send_error(
                     scope, send, ShuttingDown("the server shut down before the request was complete")
                 )
@@ -85,16 +118,42 @@ class LifecycleMiddleware:
             raise asyncio.CancelledError
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.shutdown.draining.is_set():
-            await send(
-                {"type": "websocket.close", "code": SERVICE_RESTART_CLOSE_CODE, "reason": "shutting down"}
-            )
-            return
-        handler = asyncio.ensure_future(self.app(scope, receive, send))
-        self.shutdown.track_stream(handler)
-        await _wait_for_task(handler)
-        if not handler.cancelled():
-            handler.result()
+        context = RequestContext(request_id_from(scope), scope)
+        request_id = context.request_id.encode()
+        accepted = False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal accepted
+            kind = message["type"]
+            if kind == "websocket.accept":
+                message["headers"] = with_request_id(message.get("headers"), request_id)
+                if not accepted:
+                    accepted = True
+                    http_metrics.stream_opened()
+            elif kind == "websocket.close" and message.get("code") == http_metrics.RATE_LIMITED_CLOSE_CODE:
+                http_metrics.stream_refused_by_rate_limit()
+            await send(message)
+
+        with serving(context):
+            try:
+                if self.shutdown.draining.is_set():
+                    await observed_send(
+                        {
+                            "type": "websocket.close",
+                            "code": SERVICE_RESTART_CLOSE_CODE,
+                            "reason": "shutting down",
+                        }
+                    )
+                    return
+                handler = asyncio.ensure_future(self.app(scope, receive, observed_send))
+                self.shutdown.track_stream(handler)
+                await _wait_for_task(handler)
+                if not handler.cancelled():
+                    handler.result()
+            finally:
+                if accepted:
+                    http_metrics.stream_closed()
+                log_request_end(context)
 
 
 async def _wait_for_task(task: asyncio.Task[None]) -> None:

@@ -1,5 +1,6 @@
-"""Request ids and the per-request context: take a sane `X-Request-ID` or make one, return it in the
-response, bind it to every log line of the request, and write one access-log line when it ends.
+"""Request ids and the per-request context: take a sane `X-Request-ID` or make one (returned in the
+response by `lifecycle.GatewayMiddleware`), bind it to every log line of the request, and write one
+access-log line when it ends.
 
 Nothing of the request's body, query string or headers is logged (a WebSocket may carry its API key in
 the query string)."""
@@ -9,11 +10,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 
 log = structlog.get_logger("voxtral_gateway.access")
 
@@ -29,7 +32,15 @@ UNMATCHED_ROUTE = "unmatched"
 class RequestContext:
     """What the gateway knows about the request being served (one per HTTP request or WebSocket)."""
 
-    __slots__ = ("client_disconnected", "decoded_sources", "request_id", "scope", "started", "status")
+    __slots__ = (
+        "client_disconnected",
+        "decoded_sources",
+        "request_id",
+        "response_complete",
+        "scope",
+        "started",
+        "status",
+    )
 
     def __init__(self, request_id: str, scope: Scope):
         self.request_id = request_id
@@ -37,6 +48,8 @@ class RequestContext:
         self.started = time.perf_counter()
         self.status: int | None = None
         """The response status once it has started (HTTP only)."""
+        self.response_complete = False
+        """The last byte of the response has been handed to the server (HTTP only)."""
         self.client_disconnected = False
         """The client went away before the response was complete (its work was cancelled)."""
         self.decoded_sources: dict[int, object] = {}
@@ -50,6 +63,13 @@ class RequestContext:
     @property
     def kind(self) -> str:
         return str(self.scope["type"])
+
+    @property
+    def final_status(self) -> int:
+        """The status sent, or 499 (client left) / 500 (the app failed) when no response started."""
+        if self.status is not None:
+            return self.status
+        return 499 if self.client_disconnected else 500
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("voxtral_gateway_request", default=None)
@@ -76,44 +96,27 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def _with_request_id(headers: Any, request_id: str) -> list[tuple[bytes, bytes]]:
+def with_request_id(headers: Any, request_id: bytes) -> list[tuple[bytes, bytes]]:
+    """`headers` with our `X-Request-ID` in place of any the app set."""
     kept = [(name, value) for name, value in headers or () if name.lower() != _HEADER_KEY]
-    return [*kept, (_HEADER_KEY, request_id.encode())]
+    kept.append((_HEADER_KEY, request_id))
+    return kept
 
 
-class RequestIdMiddleware:
-    """The outermost ASGI layer: creates the `RequestContext`, binds `request_id` to structlog's
-    context variables, adds `X-Request-ID` to the response (and to a WebSocket's accept), logs the end."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        context = RequestContext(request_id_from(scope), scope)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                context.status = message["status"]
-                message["headers"] = _with_request_id(message.get("headers"), context.request_id)
-            elif message["type"] == "websocket.accept":
-                message["headers"] = _with_request_id(message.get("headers"), context.request_id)
-            await send(message)
-
-        token = _current.set(context)
-        try:
-            with structlog.contextvars.bound_contextvars(request_id=context.request_id):
-                try:
-                    await self.app(scope, receive, send_with_id)
-                finally:
-                    _log_end(context)
-        finally:
-            _current.reset(token)
+@contextmanager
+def serving(context: RequestContext) -> Iterator[RequestContext]:
+    """Make `context` the current request (for this task and the tasks it starts) and bind its
+    `request_id` to every log line written meanwhile."""
+    token = _current.set(context)
+    try:
+        with structlog.contextvars.bound_contextvars(request_id=context.request_id):
+            yield context
+    finally:
+        _current.reset(token)
 
 
-def _log_end(context: RequestContext) -> None:
+def log_request_end(context: RequestContext) -> None:
+    """The access-log line (probes at debug level); never the query string, headers or body."""
     scope = context.scope
     fields: dict[str, Any] = {
         "method": scope.get("method", "GET"),
@@ -125,9 +128,7 @@ def _log_end(context: RequestContext) -> None:
     if context.kind == "websocket":
         log.info("websocket_closed", **fields)
         return
-    status = context.status
-    if status is None:
-        status = 499 if context.client_disconnected else 500
+    status = context.final_status
     if context.client_disconnected:
         fields["client_disconnected"] = True
     level = log.debug if context.route in _QUIET_ROUTES and status < 500 else log.info

@@ -1,8 +1,8 @@
 """The `Server-Timing` response header: where a request's time went, measured while it ran.
 
-`ServerTimingMiddleware` gives each HTTP request a `TimingRecorder` (in a context variable, so code
-deep in services and backends can add to it without being handed anything) and writes the header
-when the response starts. Metrics: `decode` (PyAV in a worker thread), `queue` (waiting for a CPU
+`lifecycle.GatewayMiddleware` gives each HTTP request a `TimingRecorder` (in a context variable, so
+code deep in services and backends can add to it without being handed anything) and writes the
+header when the response starts. Metrics: `decode` (PyAV in a worker thread), `queue` (waiting for a CPU
 pool thread), `upstream` (the model: vLLM's HTTP exchange, or the embedded engine), `total`
 (always present). A metric is the wall time during which at least one such span was running, so
 concurrent spans (batch files, long-audio segments) are not double counted and never exceed `total`.
@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final, Generic, TypeVar
-
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 DECODE: Final = "decode"
 QUEUE: Final = "queue"
@@ -113,29 +111,11 @@ class TimedCall(Generic[T]):
             add_span(metric, self.started, self.finished if self.finished is not None else now)
 
 
-class ServerTimingMiddleware:
-    """ASGI middleware: a recorder per HTTP request, and its header on the response.
-
-    Wraps the whole application (`app.asgi_handler`), so 404s and error responses carry it too."""
-
-    __slots__ = ("app",)
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        recorder = TimingRecorder()
-        token = _current.set(recorder)
-
-        async def send_with_timing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (HEADER_NAME, recorder.header_value())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_timing)
-        finally:
-            _current.reset(token)
+@contextmanager
+def recording(recorder: TimingRecorder) -> Iterator[TimingRecorder]:
+    """Make `recorder` the current request's (for this task and the tasks it starts)."""
+    token = _current.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _current.reset(token)

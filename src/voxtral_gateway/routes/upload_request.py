@@ -47,10 +47,7 @@ def upload_request_class(schema: type[msgspec.Struct], file_field: str) -> type[
                 if (cached := self._connection_state.body) is not Empty:
                     self._body = cached
                 else:
-                    # `bytearray +=` grows in place (realloc, mremap when large): no list of chunks, no join.
-                    buffer = bytearray()
-                    async for chunk in self.stream():
-                        buffer += chunk
+                    buffer = await _read_into_one_buffer(self)
                     self._body = self._connection_state.body = buffer  # type: ignore[assignment]
             return self._body
 
@@ -82,6 +79,30 @@ def upload_request_class(schema: type[msgspec.Struct], file_field: str) -> type[
 
     UploadRequest.__name__ = UploadRequest.__qualname__ = f"{schema.__name__}UploadRequest"
     return UploadRequest
+
+
+async def _read_into_one_buffer(request: Request[Any, Any, Any]) -> bytearray:
+    """The body in one `bytearray`: sized from Content-Length when that is within the route's limit
+    (each chunk copied once, no regrowth), else grown in place (`+=`: realloc, no list and join)."""
+    announced = request.content_length
+    limit = request.route_handler.resolve_request_max_body_size()
+    if announced is None or limit is None or not 0 < announced <= limit:
+        grown = bytearray()
+        async for chunk in request.stream():  # enforces the limit on what actually arrives
+            grown += chunk
+        return grown
+    buffer = bytearray(announced)
+    filled = 0
+    async for chunk in request.stream():
+        end = filled + len(chunk)
+        if end <= announced:
+            buffer[filled:end] = chunk
+        else:  # more than announced (the server normally stops at Content-Length): keep it all
+            del buffer[filled:]
+            buffer += chunk
+        filled = end
+    del buffer[filled:]
+    return buffer
 
 
 class _InvalidBase64:

@@ -137,6 +137,9 @@ class TranscriptionService:
         segments = await self.plan(audio)
         self._check_backend_limits(audio, segments, field)
         gate = asyncio.Semaphore(self.policy.concurrency)
+        if len(segments) == 1:  # the common case: no task to start, nothing to fan out
+            yield await self._segment(audio, segments[0], 1, options, gate)
+            return
         tasks = [
             asyncio.ensure_future(self._segment(audio, segment, len(segments), options, gate))
             for segment in segments
