@@ -82,6 +82,16 @@ async def test_each_utterance_is_one_upstream_request_of_its_own_audio(url, upst
     assert all(r.audios[0].sample_rate == 16000 for r in upstream.server.requests)
 
 
+async def test_without_a_language_each_final_names_the_language_of_its_text(url, upstream, audio_fixtures):
+    result = await run_stream(
+        url, chunk_messages(cut(_wav(audio_fixtures), HALF_SECOND), "wav", language=None)
+    )
+    assert len(result.finals) == 6
+    assert all("language" not in r.fields for r in upstream.server.requests)
+    # vLLM names no language: the gateway identifies it from the (English) text, off the event loop.
+    assert all(final["language"] == "en" for final in result.finals)
+
+
 async def test_duplicates_and_swapped_chunks_lose_nothing(url, upstream, audio_fixtures):
     messages = chunk_messages(cut(_wav(audio_fixtures), HALF_SECOND), "wav")
     body, final = messages[:-1], messages[-1]

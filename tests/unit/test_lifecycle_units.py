@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 from voxtral_gateway.lifecycle import ReceiveWatcher, ShutdownCoordinator, expects_body
 
@@ -52,6 +54,21 @@ async def test_without_a_body_watching_starts_at_once_and_the_app_still_gets_its
     await asyncio.wait_for(watcher.disconnected.wait(), 1)
     assert left == [True]
     await watcher.close()
+
+
+async def test_a_closed_watcher_is_freed_without_the_garbage_collector():
+    receive = FakeReceive([{"type": "http.request", "body": b"", "more_body": False}])
+    watcher = ReceiveWatcher(receive, lambda: None, body_expected=False)
+    watcher.start()
+    await asyncio.sleep(0.01)  # the watcher task now waits in receive(): cancelling it raises there
+    watched = weakref.ref(watcher)
+    gc.disable()
+    try:
+        await watcher.close()
+        del watcher
+        assert watched() is None, "a reference cycle keeps the closed watcher (and its request) alive"
+    finally:
+        gc.enable()
 
 
 async def test_shutdown_waits_for_streams_then_hands_over_then_cancels_late_requests():

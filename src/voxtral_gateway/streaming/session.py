@@ -128,6 +128,7 @@ class StreamSession:
             send=self._send,
             source=self._source,
             session_id=session_id,
+            language_of=transcription.language_of,
         )
         self.chunk_times = LatencyHistogram()
 

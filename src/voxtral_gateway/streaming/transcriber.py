@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,6 @@ from voxtral_gateway.audio import DecodedAudio, SourceInfo
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, Overloaded
 from voxtral_gateway.schemas.stream import ErrorMessage, FinalMessage, PartialMessage, ServerMessage
-from voxtral_gateway.services.language import identify_language
 from voxtral_gateway.streaming.codecs import TARGET_RATE
 from voxtral_gateway.streaming.config import StreamConfig
 from voxtral_gateway.streaming.finals import OrderedFinals
@@ -39,6 +38,7 @@ class UtteranceTranscriber:
         send: Callable[[ServerMessage], None],
         source: Callable[[np.ndarray], SourceInfo],
         session_id: str,
+        language_of: Callable[[Transcript, TranscriptionOptions], Awaitable[str | None]],
     ):
         self._backend = backend
         self._config = config
@@ -46,6 +46,7 @@ class UtteranceTranscriber:
         self._send = send
         self._source = source
         self._session_id = session_id
+        self._identify = language_of
         self.language: str | None = None
         """The language the client asked for (the latest), passed to the model."""
         self.finals = OrderedFinals(send)
@@ -110,15 +111,14 @@ class UtteranceTranscriber:
                     return
                 backend_ms = (time.perf_counter() - started) * 1000
             text = transcript.text.strip()
+            language = await self._language_of(transcript)
             self.finals.final(
                 FinalMessage(
                     segment_id=utterance.segment_id,
                     start=round(utterance.start, 3),
                     end=round(utterance.end, 3),
                     text=text,
-                    language=self.language
-                    or transcript.language
-                    or (identify_language(text) if text else None),
+                    language=language,
                     confidence=transcript.confidence,
                     chunk_id=utterance.last_chunk_id,
                     backend_ms=round(backend_ms, 2),
@@ -140,6 +140,14 @@ class UtteranceTranscriber:
                 chunk_id=utterance.last_chunk_id,
             ),
         )
+
+    async def _language_of(self, transcript: Transcript) -> str | None:
+        """The requested language, else the model's, else identified from the text (off the loop);
+        None when the pool is too busy to identify it: the final is not held back for that."""
+        try:
+            return await self._identify(transcript, TranscriptionOptions(language=self.language))
+        except Overloaded:
+            return None
 
     async def _transcribe(self, samples: np.ndarray) -> Transcript:
         audio = DecodedAudio(
