@@ -29,7 +29,7 @@ from benchmarks.minimal_proxy_app import FORM_FIELDS
 
 CLIP_SECONDS = 10
 WARMUP = 8
-ROUNDS = 40
+ROUNDS = 80
 GOAL_MS = 1.0
 
 
