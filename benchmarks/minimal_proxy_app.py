@@ -2,8 +2,9 @@
 
 A bare granian ASGI app that does only what a `POST /transcribe/` must: read the JSON body,
 base64-decode the file with msgspec, post it to the stand-in vLLM as multipart over aiohttp and
-answer the text as JSON. No decoding or checks, no framework, no logs or metrics. The upstream is
-UPSTREAM_URL; `GET /health/` answers 200 (for start-up)."""
+answer the text as JSON. No decoding or checks, no framework, no logs or metrics; the same malloc
+settings as the gateway (`voxtral_gateway.memory`). The upstream is UPSTREAM_URL; `GET /health/`
+answers 200 (for start-up)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import os
 import aiohttp
 import msgspec
 from litestar.types import Receive, Scope, Send
+
+from voxtral_gateway.memory import tune_allocator
 
 UPSTREAM_URL = os.environ.get("UPSTREAM_URL", "http://127.0.0.1:8000")
 FORM_FIELDS = (
@@ -44,6 +47,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     global _session
     while (message := await receive())["type"] != "lifespan.shutdown":
         if message["type"] == "lifespan.startup":
+            tune_allocator()
             _session = aiohttp.ClientSession(UPSTREAM_URL)
             await send({"type": "lifespan.startup.complete"})
     if _session is not None:

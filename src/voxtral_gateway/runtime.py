@@ -8,6 +8,7 @@ from voxtral_gateway.audio import AudioLimits
 from voxtral_gateway.backends import SpeechBackend, create_backend
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.lifecycle import ShutdownCoordinator
+from voxtral_gateway.memory import tune_allocator
 from voxtral_gateway.observability.metrics import worker_exiting
 from voxtral_gateway.ratelimit import AccessControl
 from voxtral_gateway.services.admission import AdmissionGate, AdmissionLimits
@@ -75,6 +76,7 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        tune_allocator()
         self.shutdown.install_signal_handler()
         await self.access.start()
         await self.backend.start()
