@@ -1,5 +1,6 @@
 """The gateway's error hierarchy. Each error knows its HTTP status and machine-readable code;
-`routes/error_handlers.py` is the one place that turns them into responses."""
+`routes/error_wire.py` is the one place that turns them into each dialect's wire format (HTTP
+responses, server-sent error events, WebSocket close codes)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,25 @@ class AudioRejected(ClientError):
 
 class AudioTooLong(PayloadTooLarge):
     code = "audio_too_long"
+
+
+class StreamProtocolViolation(InvalidRequest):
+    """A live stream broke its protocol (a message out of place, a malformed message)."""
+
+    code = "protocol_error"
+
+
+class StreamIdle(ClientError):
+    """A live stream sent nothing for STREAM_IDLE_TIMEOUT_SECONDS."""
+
+    status_code = 408
+    code = "idle_timeout"
+
+
+class MessageTooBig(PayloadTooLarge):
+    """One live-stream message is over STREAM_MAX_MESSAGE_BYTES."""
+
+    code = "message_too_big"
 
 
 class ModelNotFound(ClientError):
@@ -177,10 +197,3 @@ class UpstreamDisconnected(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status_code = 504
     code = "upstream_timeout"
-
-
-def status_of(error: GatewayError) -> int:
-    """The HTTP status for an error (an upstream client error keeps the upstream's status)."""
-    if isinstance(error, UpstreamRejected):
-        return error.effective_status
-    return error.status_code

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from voxtral_gateway.errors import RateLimited, RateLimiterUnavailable, TooManyStreams, status_of
+from voxtral_gateway.errors import RateLimited, RateLimiterUnavailable, TooManyStreams
 from voxtral_gateway.ratelimit import (
     InProcessWindowStore,
     LimiterConfig,
@@ -16,6 +16,7 @@ from voxtral_gateway.ratelimit import (
     WindowHit,
     WindowOutcome,
 )
+from voxtral_gateway.routes.error_wire import status_of
 
 
 class FlakyStore:

@@ -18,9 +18,10 @@ from litestar.testing import TestClient
 
 from voxtral_gateway.auth import ApiKeyFile, KeyLimits, write_keys_file
 from voxtral_gateway.auth._keys import new_record
-from voxtral_gateway.errors import GatewayError, status_of
+from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.ratelimit import AccessControl, AccessMiddleware
-from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS, error_detail
+from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
+from voxtral_gateway.routes.error_wire import error_detail, refusal_close_code
 from voxtral_gateway.schemas.errors import ErrorResponse
 from voxtral_gateway.settings import load_settings
 
@@ -57,7 +58,7 @@ async def stream(socket: WebSocket) -> None:
         await socket.send_json({"type": "done"})  # the slot is released by now
     except GatewayError as exc:
         await socket.send_bytes(msgspec.json.encode(ErrorResponse(error=error_detail(exc))))
-        await socket.close(code=4000 + status_of(exc))
+        await socket.close(code=refusal_close_code(exc))
 
 
 def make_app(**env: str) -> Litestar:

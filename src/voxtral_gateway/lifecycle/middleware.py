@@ -18,26 +18,27 @@ import msgspec
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from voxtral_gateway.errors import GatewayError, Overloaded, ShuttingDown, status_of
+from voxtral_gateway.errors import GatewayError, ShuttingDown
 from voxtral_gateway.lifecycle.disconnect import ReceiveWatcher, expects_body
 from voxtral_gateway.lifecycle.shutdown import ShutdownCoordinator
 from voxtral_gateway.observability import http_metrics
 from voxtral_gateway.observability.request_id import (
     RequestContext,
-    current_request_id,
     log_request_end,
     request_id_from,
     serving,
     with_request_id,
 )
 from voxtral_gateway.observability.server_timing import HEADER_NAME, TimingRecorder, recording
-from voxtral_gateway.routes.error_handlers import error_detail
-from voxtral_gateway.schemas.errors import ErrorResponse
-from voxtral_gateway.schemas.openai import is_openai_path, openai_error
+from voxtral_gateway.routes.error_wire import (
+    CLOSE_SERVICE_RESTART,
+    REFUSAL_CLOSE_BASE,
+    dialect_of,
+    wire_error,
+)
 
 log = structlog.get_logger(__name__)
-
-SERVICE_RESTART_CLOSE_CODE = 1012
+_RATE_LIMITED_CLOSE_CODE = REFUSAL_CLOSE_BASE + 429
 
 
 class GatewayMiddleware:
@@ -130,7 +131,7 @@ class GatewayMiddleware:
                 if not accepted:
                     accepted = True
                     http_metrics.stream_opened()
-            elif kind == "websocket.close" and message.get("code") == http_metrics.RATE_LIMITED_CLOSE_CODE:
+            elif kind == "websocket.close" and message.get("code") == _RATE_LIMITED_CLOSE_CODE:
                 http_metrics.stream_refused_by_rate_limit()
             await send(message)
 
@@ -140,7 +141,7 @@ class GatewayMiddleware:
                     await observed_send(
                         {
                             "type": "websocket.close",
-                            "code": SERVICE_RESTART_CLOSE_CODE,
+                            "code": CLOSE_SERVICE_RESTART,
                             "reason": "shutting down",
                         }
                     )
@@ -167,19 +168,15 @@ async def _wait_for_task(task: asyncio.Task[None]) -> None:
 
 
 async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
-    """An error response outside Litestar (its exception handlers are not reached from here), in the
-    same JSON shape (OpenAI's on `/v1`) and with the same headers as `routes/error_handlers.py` gives it."""
-    status = status_of(error)
-    detail = error_detail(error)
-    detail.request_id = current_request_id()
-    payload = openai_error(status, detail) if is_openai_path(scope["path"]) else ErrorResponse(error=detail)
-    body = msgspec.json.encode(payload)
+    """An error response outside Litestar (its exception handlers are not reached from here), through
+    the same error → wire mapping as every other error response."""
+    wire = wire_error(error, dialect_of(scope["path"]))
+    body = msgspec.json.encode(wire.body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
-    if isinstance(error, Overloaded):
-        headers.append((b"retry-after", str(error.retry_after_seconds).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    headers += [(name.lower().encode(), value.encode()) for name, value in (wire.headers or {}).items()]
+    await send({"type": "http.response.start", "status": wire.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -10,8 +10,6 @@ from voxtral_gateway.observability.request_id import RequestContext
 from voxtral_gateway.ratelimit import tier_of
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# A WebSocket refused with 429 closes with 4000 + 429 (see AccessControl.stream_slot).
-RATE_LIMITED_CLOSE_CODE = 4429
 
 
 def http_request_started() -> None:

@@ -11,9 +11,8 @@ from litestar.openapi.spec import Example
 from litestar.params import Body
 
 from voxtral_gateway.backends import TranscriptionOptions
-from voxtral_gateway.errors import status_of
 from voxtral_gateway.routes.docs import error_responses
-from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.routes.error_wire import error_detail, status_of
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.batch import BatchItemResult, BatchRequest, BatchResponse
 from voxtral_gateway.services.batch import BatchItem, BatchOutcome

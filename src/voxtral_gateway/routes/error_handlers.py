@@ -1,4 +1,5 @@
-"""The one mapping from exceptions to HTTP error responses (status + `ErrorResponse` JSON)."""
+"""Litestar's exception handlers: every exception a route raises becomes an error response, through
+the one error → wire mapping (`error_wire.py`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY
 
-from voxtral_gateway.errors import AccessRefused, GatewayError, Overloaded, status_of
-from voxtral_gateway.observability.request_id import current_request_id
+from voxtral_gateway.errors import GatewayError
+from voxtral_gateway.routes.error_wire import dialect_of, error_body, wire_error, wire_status
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
-from voxtral_gateway.schemas.openai import OpenAIErrorResponse, is_openai_path, openai_error
+from voxtral_gateway.schemas.openai import OpenAIErrorResponse
 
 log = structlog.get_logger(__name__)
 
@@ -37,28 +38,19 @@ def _debug(request: Request) -> bool:
 def error_response(
     request: Request, status: int, detail: ErrorDetail, headers: dict[str, str] | None = None
 ) -> Response[ErrorResponse] | Response[OpenAIErrorResponse]:
-    """The one error body: ours, or OpenAI's shape on the OpenAI-compatible `/v1` routes."""
-    if detail.request_id is None:
-        detail.request_id = current_request_id()  # also in the X-Request-ID header: quote it in reports
-    if is_openai_path(request.url.path):
-        # OpenAI answers invalid parameters with 400; its SDKs map statuses to exception types.
-        status = 400 if status == HTTP_422_UNPROCESSABLE_ENTITY else status
-        return Response(openai_error(status, detail), status_code=status, headers=headers)
-    return Response(ErrorResponse(error=detail), status_code=status, headers=headers)
-
-
-def error_detail(exc: GatewayError) -> ErrorDetail:
-    return ErrorDetail(code=exc.code, message=exc.message, field=exc.field, details=exc.details or None)
+    """An error response in the request's dialect (OpenAI's shape on the `/v1` routes)."""
+    dialect = dialect_of(request.url.path)
+    status = wire_status(status, dialect)
+    return Response(error_body(status, detail, dialect), status_code=status, headers=headers)
 
 
 def handle_gateway_error(request: Request, exc: GatewayError) -> Response[ErrorResponse]:
-    status = status_of(exc)
-    if status >= 500:
-        log.warning("request_failed", status=status, code=exc.code, error=exc.message, path=request.url.path)
-    headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, Overloaded) else None
-    if isinstance(exc, AccessRefused):  # 401/403/429: WWW-Authenticate, Retry-After, RateLimit-*
-        headers = exc.headers or None
-    return error_response(request, status, error_detail(exc), headers)
+    wire = wire_error(exc, dialect_of(request.url.path))
+    if wire.status >= 500:
+        log.warning(
+            "request_failed", status=wire.status, code=exc.code, error=exc.message, path=request.url.path
+        )
+    return Response(wire.body, status_code=wire.status, headers=wire.headers)
 
 
 def handle_validation_error(request: Request, exc: ValidationException) -> Response[ErrorResponse]:

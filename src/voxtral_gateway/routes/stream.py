@@ -16,7 +16,8 @@ import msgspec
 import structlog
 from litestar import WebSocket, websocket
 
-from voxtral_gateway.errors import GatewayError, status_of
+from voxtral_gateway.errors import GatewayError
+from voxtral_gateway.routes.error_wire import refusal_close_code
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.stream import ErrorMessage
 from voxtral_gateway.streaming import Close, Inbound, StreamSession, stream_config
@@ -66,7 +67,7 @@ async def stream_transcribe(socket: WebSocket, runtime: Runtime) -> None:
 
 async def _refuse(socket: WebSocket, exc: GatewayError) -> None:
     """Accept only to say why, then close with 4000 + the HTTP status (4401, 4403, 4429, 4503)."""
-    close_code = 4000 + status_of(exc)
+    close_code = refusal_close_code(exc)
     error = ErrorMessage(code=exc.code, message=exc.message, severity="fatal", close_code=close_code)
     with contextlib.suppress(Exception):
         await socket.accept()

@@ -15,10 +15,9 @@ from litestar.response import Stream
 from voxtral_gateway.backends.chat import AnswerDelta, SamplingParams, TokenUsage
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.docs import error_responses
-from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.routes.error_wire import sse_error_event
 from voxtral_gateway.routes.sse import sse_event, sse_response
 from voxtral_gateway.runtime import Runtime
-from voxtral_gateway.schemas.errors import ErrorResponse
 from voxtral_gateway.schemas.understand import (
     AnswerDeltaEvent,
     AudioFileSummary,
@@ -138,7 +137,7 @@ class UnderstandController(Controller):
                         yield event
             except GatewayError as exc:
                 log.warning("understand_stream_failed", error=exc.message)
-                yield sse_event(ErrorResponse(error=error_detail(exc)), event="error")
+                yield sse_error_event(exc, "seed")
                 return
             yield sse_event(response("".join(pieces), finish_reason, usage, model), event="done")
 

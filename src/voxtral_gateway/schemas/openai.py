@@ -7,15 +7,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from voxtral_gateway.schemas.errors import ErrorDetail
-
-OPENAI_PREFIX = "/v1/"
-
-
-def is_openai_path(path: str) -> bool:
-    return path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/")
-
-
 # --- errors ------------------------------------------------------------------------------------
 
 
@@ -28,13 +19,6 @@ class OpenAIErrorInfo(msgspec.Struct, kw_only=True):
 
 class OpenAIErrorResponse(msgspec.Struct):
     error: OpenAIErrorInfo
-
-
-def openai_error(status: int, detail: ErrorDetail) -> OpenAIErrorResponse:
-    kind = "server_error" if status >= 500 else "invalid_request_error"
-    return OpenAIErrorResponse(
-        error=OpenAIErrorInfo(message=detail.message, type=kind, param=detail.field, code=detail.code)
-    )
 
 
 # --- models ------------------------------------------------------------------------------------

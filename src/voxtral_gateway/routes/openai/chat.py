@@ -16,7 +16,7 @@ from litestar.params import Body
 from voxtral_gateway.backends.chat import AudioPart, ChatMessage, SamplingParams, TextPart
 from voxtral_gateway.errors import GatewayError, InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses
-from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.routes.error_wire import sse_error_event
 from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import sse_event, sse_response
 from voxtral_gateway.runtime import Runtime
@@ -30,7 +30,6 @@ from voxtral_gateway.schemas.openai import (
     ChatDelta,
     ChatResponseMessage,
     InputAudioContentPart,
-    openai_error,
     usage_dict,
 )
 from voxtral_gateway.services.understanding import AudioSource
@@ -179,7 +178,7 @@ class ChatCompletionsController(Controller):
                     delta = await anext(deltas, None)
             except GatewayError as exc:
                 log.warning("chat_stream_failed", error=exc.message)
-                yield sse_event(openai_error(exc.status_code, error_detail(exc)))
+                yield sse_error_event(exc, "openai")
                 return
             yield chunk(ChatDelta(), finish_reason=finish_reason or "stop")
             if include_usage:

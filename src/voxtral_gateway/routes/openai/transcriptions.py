@@ -17,7 +17,7 @@ from litestar.params import Body
 from voxtral_gateway.backends import TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses
-from voxtral_gateway.routes.error_handlers import error_detail
+from voxtral_gateway.routes.error_wire import sse_error_event
 from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import sse_event, sse_response
 from voxtral_gateway.runtime import Runtime
@@ -30,7 +30,6 @@ from voxtral_gateway.schemas.openai import (
     TranscriptionJson,
     TranscriptionVerboseJson,
     VerboseSegment,
-    openai_error,
 )
 from voxtral_gateway.services.subtitles import to_srt, to_vtt
 from voxtral_gateway.services.transcription import stitch
@@ -194,7 +193,7 @@ async def _stream(pieces: AsyncIterator, duration_seconds: float) -> Response:
                 piece = await anext(pieces, None)
         except GatewayError as exc:
             log.warning("openai_transcription_stream_failed", error=exc.message)
-            yield sse_event(openai_error(exc.status_code, error_detail(exc)))
+            yield sse_error_event(exc, "openai")
             return
         finally:
             await pieces.aclose()

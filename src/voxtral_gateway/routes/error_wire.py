@@ -1,0 +1,139 @@
+"""Every error → wire mapping, in one place: the HTTP status, headers and body of each dialect, the
+server-sent error event of each dialect, and the WebSocket close code.
+
+Exception handlers (`error_handlers.py`), the ASGI layer (`lifecycle/middleware.py`), SSE streams and
+WebSocket adapters all call this module; none of them picks a status, a body shape or a close code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from voxtral_gateway.errors import (
+    AccessRefused,
+    AudioRejected,
+    AudioUndecodable,
+    GatewayError,
+    MessageTooBig,
+    Overloaded,
+    PayloadTooLarge,
+    ShuttingDown,
+    StreamIdle,
+    UpstreamRejected,
+)
+from voxtral_gateway.observability.request_id import current_request_id
+from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
+from voxtral_gateway.schemas.openai import OpenAIErrorInfo, OpenAIErrorResponse
+
+Dialect = Literal["seed", "openai"]
+"""`seed`: the gateway's own API (`ErrorResponse`); `openai`: the `/v1` routes (OpenAI's shape)."""
+
+OPENAI_PREFIX = "/v1/"
+
+# WebSocket close codes (RFC 6455 §7.4.1, and 4000 + an HTTP status for a refusal before any audio).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_SERVICE_RESTART = 1012
+REFUSAL_CLOSE_BASE = 4000
+
+
+class WireError(msgspec.Struct, kw_only=True):
+    """An error as one HTTP response: status, body and the headers the client needs."""
+
+    status: int
+    body: ErrorResponse | OpenAIErrorResponse
+    headers: dict[str, str] | None = None
+
+
+def dialect_of(path: str) -> Dialect:
+    """The dialect a request path speaks."""
+    return "openai" if path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/") else "seed"
+
+
+def status_of(error: GatewayError) -> int:
+    """The HTTP status for an error (an upstream client error keeps the upstream's status)."""
+    if isinstance(error, UpstreamRejected):
+        return error.upstream_status
+    return error.status_code
+
+
+def error_detail(error: GatewayError) -> ErrorDetail:
+    """Our error body's content for `error`, with the request id of the current request."""
+    return ErrorDetail(
+        code=error.code,
+        message=error.message,
+        field=error.field,
+        details=error.details or None,
+        request_id=current_request_id(),
+    )
+
+
+def error_headers(error: GatewayError) -> dict[str, str] | None:
+    """Retry-After on overload; WWW-Authenticate, Retry-After and RateLimit-* on a refusal."""
+    if isinstance(error, AccessRefused):
+        return error.headers or None
+    if isinstance(error, Overloaded):
+        return {"Retry-After": str(error.retry_after_seconds)}
+    return None
+
+
+def wire_status(status: int, dialect: Dialect) -> int:
+    """OpenAI answers invalid parameters with 400 (its SDKs map statuses to exception types)."""
+    return 400 if dialect == "openai" and status == 422 else status
+
+
+def error_body(status: int, detail: ErrorDetail, dialect: Dialect) -> ErrorResponse | OpenAIErrorResponse:
+    """The body of an error response with `status`, in the dialect's shape."""
+    if detail.request_id is None:
+        detail.request_id = current_request_id()  # also in the X-Request-ID header: quote it in reports
+    if dialect == "openai":
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        return OpenAIErrorResponse(
+            error=OpenAIErrorInfo(message=detail.message, type=kind, param=detail.field, code=detail.code)
+        )
+    return ErrorResponse(error=detail)
+
+
+def wire_error(error: GatewayError, dialect: Dialect) -> WireError:
+    """The whole HTTP response for a gateway error."""
+    status = wire_status(status_of(error), dialect)
+    return WireError(
+        status=status, body=error_body(status, error_detail(error), dialect), headers=error_headers(error)
+    )
+
+
+def sse_error_event(error: GatewayError, dialect: Dialect) -> bytes:
+    """The server-sent event that ends a stream which failed after its 200 was sent."""
+    wire = wire_error(error, dialect)
+    payload = msgspec.json.encode(wire.body)
+    if dialect == "openai":  # OpenAI's SDKs read an `error` key in a plain `data:` event
+        return b"data: " + payload + b"\n\n"
+    return b"event: error\ndata: " + payload + b"\n\n"
+
+
+def ws_close_code(error: GatewayError) -> int:
+    """The close code that ends a WebSocket because of `error`.
+
+    A refusal before the stream starts (API key, rate limit, stream slots, overload) is 4000 + its
+    HTTP status, so a client reads the same status it would over HTTP (4401, 4403, 4429, 4503)."""
+    if isinstance(error, AccessRefused):
+        return REFUSAL_CLOSE_BASE + status_of(error)
+    if isinstance(error, ShuttingDown):
+        return CLOSE_GOING_AWAY
+    if isinstance(error, MessageTooBig):
+        return CLOSE_TOO_BIG
+    if isinstance(error, AudioUndecodable | AudioRejected):
+        return CLOSE_UNSUPPORTED_DATA
+    if isinstance(error, StreamIdle | PayloadTooLarge) or status_of(error) < 500:
+        return CLOSE_POLICY
+    return CLOSE_INTERNAL
+
+
+def refusal_close_code(error: GatewayError) -> int:
+    """The close code for a WebSocket refused before it was served (4000 + the HTTP status)."""
+    return REFUSAL_CLOSE_BASE + status_of(error)
