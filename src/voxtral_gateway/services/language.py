@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Iterable
 
 from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
 
@@ -22,3 +24,9 @@ def identify_language(text: str) -> str | None:
         return None
     language, _probability = _identifier().classify(text)
     return str(language)
+
+
+def majority_language(languages: Iterable[str | None]) -> str | None:
+    """The language most pieces of one transcript were reported in (the first seen wins a tie)."""
+    votes = Counter(language for language in languages if language)
+    return votes.most_common(1)[0][0] if votes else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 
 import msgspec
@@ -17,7 +16,7 @@ from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOpt
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import AudioTooLong, GatewayError, InvalidRequest, UpstreamError, UpstreamRejected
 from voxtral_gateway.services.chunking import Segment, plan_segments
-from voxtral_gateway.services.language import identify_language
+from voxtral_gateway.services.language import identify_language, majority_language
 
 log = structlog.get_logger(__name__)
 
@@ -230,7 +229,6 @@ def _shifted(transcript: Transcript, start: float, end: float) -> Transcript:
 def stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
     """One transcript from the segments' transcripts, in order."""
     texts = [p.transcript.text for p in pieces if p.transcript.text]
-    languages = Counter(p.transcript.language for p in pieces if p.transcript.language)
     confidences = [(p.transcript.confidence, p.end - p.start) for p in pieces]
     confidence = None
     if confidences and all(c is not None for c, _ in confidences):
@@ -238,7 +236,7 @@ def stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
         confidence = round(sum(c * w for c, w in confidences if c is not None) / weight, 4)
     return Transcript(
         text=" ".join(texts),
-        language=languages.most_common(1)[0][0] if languages else None,
+        language=majority_language(p.transcript.language for p in pieces),
         confidence=confidence,
         segments=[segment for p in pieces for segment in p.transcript.segments],
     )

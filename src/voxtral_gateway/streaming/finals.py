@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 
 from voxtral_gateway.schemas.stream import ErrorMessage, FinalMessage, ServerMessage
@@ -19,7 +18,7 @@ class OrderedFinals:
         self._next = 1
         self._held: dict[int, ServerMessage | None] = {}
         self.texts: list[str] = []
-        self.languages: Counter[str] = Counter()
+        self.languages: list[str | None] = []
         self.finals = 0
         self.failed: list[int] = []
 
@@ -48,6 +47,6 @@ class OrderedFinals:
                 if ready.text:
                     self.texts.append(ready.text)
                 if ready.language:
-                    self.languages[ready.language] += 1
+                    self.languages.append(ready.language)
             if ready is not None:
                 self._send(ready)

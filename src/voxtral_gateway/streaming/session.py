@@ -33,6 +33,7 @@ from voxtral_gateway.schemas.stream import (
     StreamLimits,
     parse_client_message,
 )
+from voxtral_gateway.services.language import majority_language
 from voxtral_gateway.services.transcription import TranscriptionService
 from voxtral_gateway.streaming.codecs import TARGET_RATE
 from voxtral_gateway.streaming.config import StreamConfig
@@ -385,8 +386,7 @@ class StreamSession:
         self._send(
             DoneMessage(
                 text=" ".join(finals.texts),
-                language=self._language
-                or (finals.languages.most_common(1)[0][0] if finals.languages else None),
+                language=self._language or majority_language(finals.languages),
                 segments=finals.finals,
                 audio_duration_seconds=round(self._segmenter.total_samples / TARGET_RATE, 3),
                 processing_time_ms=round((time.perf_counter() - self.started) * 1000, 2),
