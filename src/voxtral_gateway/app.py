@@ -11,13 +11,13 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from voxtral_gateway import __version__
 from voxtral_gateway.lifecycle import GatewayMiddleware
 from voxtral_gateway.observability.logging import configure_logging
 from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.batch import BatchController
+from voxtral_gateway.routes.docs_assets import OfflineSwaggerRenderPlugin
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController
 from voxtral_gateway.routes.health_fast_path import HealthFastPath
@@ -41,17 +41,11 @@ API_DESCRIPTION = """\
 Speech-to-text and audio understanding in front of Mistral's Voxtral (served by vLLM), with an
 embedded faster-whisper engine when no GPU is configured.
 
-Every error has one JSON shape: `{"error": {"code", "message", "field", "details"}}`.
+Every error has one JSON shape: `{"error": {"code", "message", "field", "details"}}` (OpenAI's shape on
+`/v1/*`). Live transcription is a WebSocket, `/stream/transcribe`, which OpenAPI cannot describe.
 
-Live transcription is a WebSocket, `/stream/transcribe` (not listed below: OpenAPI describes HTTP only).
-Send JSON chunks `{"chunk_id", "audio_data" (base64), "format", "language", "is_final"}`, or a `start`
-message `{"type": "start", "format": "pcm_s16le", "sample_rate": 16000}` and then binary frames. The
-server sends JSON messages tagged by `type`: `ready`, `partial` (tentative text of the utterance in
-progress), `final` (one utterance, in order, never changed), `done` (the whole transcript, after
-`is_final`) and `error` (`code`, `message`, `severity`, `chunk_id`). Close codes: 1000 done, 1001
-server shutting down, 1003
-undecodable audio, 1008 policy (idle timeout, audio too long, binary before `start`), 1009 message too
-big, 1011 internal error, 4401/4403/4429/4503 refused at admission. See the README for details.
+The reference (the API, the streaming protocol, OpenAI compatibility, limits, settings) is in the
+repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/openai.md`.
 """
 
 
@@ -112,7 +106,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description=API_DESCRIPTION,
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            # Swagger UI's files come from the package, not a CDN: /docs works without internet.
+            render_plugins=[OfflineSwaggerRenderPlugin(docs_path="/docs", path="/")],
         ),
     )
     # Around everything, so every response (404s, errors, 503 while draining) carries X-Request-ID and
