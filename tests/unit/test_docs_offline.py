@@ -43,6 +43,7 @@ def test_every_referenced_asset_is_served_with_its_type(client: TestClient):
         assert response.status_code == 200, url
         media_type, least_bytes = _EXPECTED[url[url.rindex(".") :]]
         assert response.headers["content-type"].startswith(media_type), url
+        assert response.headers["content-type"].count("charset") <= 1, url
         assert "attachment" not in response.headers.get("content-disposition", "")
         assert len(response.content) > least_bytes, url
         if media_type == "image/png":

@@ -22,9 +22,9 @@ ASSETS_SUBPATH = "/assets"
 
 # The only files the page needs; nothing else in the package directory is served.
 SWAGGER_UI_ASSETS: dict[str, str] = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+    "swagger-ui.css": "text/css",
     "favicon-32x32.png": "image/png",
 }
 
