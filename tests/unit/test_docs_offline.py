@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
 from voxtral_gateway.app import create_app
+from voxtral_gateway.auth import ApiKeyFile, new_key, write_keys_file
+from voxtral_gateway.auth._keys import new_record
 from voxtral_gateway.settings import Settings
 
 _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
@@ -67,3 +70,17 @@ def test_other_files_are_not_served(client: TestClient, name: str):
 def test_assets_are_not_in_the_openapi_document(client: TestClient):
     paths = client.get("/docs/openapi.json").json()["paths"]
     assert not any(path.startswith("/docs") for path in paths)
+
+
+def test_docs_and_their_assets_need_no_api_key(tmp_path: Path):
+    keys_file = tmp_path / "api_keys.json"
+    write_keys_file(keys_file, ApiKeyFile(keys=[new_record("alice", new_key())]))
+    app = create_app(Settings(api_keys_file=str(keys_file), rate_limit_enabled=False))
+    keyed = TestClient(app)  # no lifespan: as for `client`
+    assert keyed.post("/transcribe/", json={}).status_code == 401  # keys are enforced
+    page = keyed.get("/docs")
+    assert page.status_code == 200
+    references = _REFERENCE.findall(page.text)
+    assert references
+    for url in references:
+        assert keyed.get(url).status_code == 200, url
