@@ -7,7 +7,7 @@
 #   docker run --rm -p 8080:8080 voxtral-gateway                          # embedded engine (CPU)
 #   docker run --rm -p 8080:8080 -e VOXTRAL_HOST=gpu-box voxtral-gateway  # in front of vLLM
 #
-# Every setting is an environment variable (README "Settings"): HOST, PORT, WORKERS, BACKEND, ...
+# Every setting is an environment variable (docs/settings.md): HOST, PORT, WORKERS, BACKEND, ...
 # Both stages use the same image, so the venv's interpreter path (/usr/local/bin/python3.11) matches.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
