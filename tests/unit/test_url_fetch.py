@@ -126,6 +126,20 @@ def _audio_app(other_port: int | None, sent: dict[str, int]) -> web.Application:
             await asyncio.sleep(0)
         return response
 
+    async def truncated(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b"RIFF" * 4)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def hook(request: web.Request) -> web.Response:
+        sent["hook_body"] = len(await request.read())
+        sent["hook_signature"] = int(request.headers.get("webhook-signature") == "v1,abc")
+        return web.Response(status=204)
+
     async def exact_cap(_: web.Request) -> web.Response:
         return web.Response(body=b"\2" * CAP, content_type="audio/wav")
 
@@ -143,6 +157,9 @@ def _audio_app(other_port: int | None, sent: dict[str, int]) -> web.Application:
     app.router.add_get("/big-declared", big_declared)
     app.router.add_get("/big-chunked", big_chunked)
     app.router.add_get("/exact-cap", exact_cap)
+    app.router.add_get("/truncated", truncated)
+    app.router.add_post("/hook", hook)
+    app.router.add_post("/hook-redirect", redirect_other_port)
     return app
 
 
@@ -392,6 +409,37 @@ async def test_an_undeclared_oversized_body_is_cut_off_while_streaming(
     await asyncio.sleep(0.2)
     # The connection was dropped: the server could not push its whole 16 MiB.
     assert server.body_bytes_sent["big_chunked"] < 4 * 1024 * 1024
+
+
+async def test_a_body_cut_short_fails(fetcher: UrlFetcher, server: Server) -> None:
+    with pytest.raises(UrlFetchFailed, match="closed the connection"):
+        await fetcher.fetch(server.url("/truncated"), field=FIELD)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+async def test_post_delivers_and_returns_the_status(fetcher: UrlFetcher, server: Server) -> None:
+    status = await fetcher.post(
+        server.url("/hook"), body=b"{}" * 10, headers={"webhook-signature": "v1,abc"}, field="webhook_url"
+    )
+    assert status == 204
+    assert server.body_bytes_sent["hook_body"] == 20 and server.body_bytes_sent["hook_signature"] == 1
+
+
+async def test_post_does_not_follow_redirects(fetcher: UrlFetcher, server: Server) -> None:
+    assert (
+        await fetcher.post(server.url("/hook-redirect"), body=b"{}", headers={}, field="webhook_url") == 302
+    )
+
+
+async def test_post_to_a_refused_address_is_refused(unlisted: UrlFetcher, server: Server) -> None:
+    with pytest.raises(UrlRefused, match="loopback") as caught:
+        await unlisted.post(
+            server.url("/hook", host="localhost"), body=b"{}", headers={}, field="webhook_url"
+        )
+    assert caught.value.field == "webhook_url"
+    assert "hook_body" not in server.body_bytes_sent
 
 
 # --- the resolver's check and the allowlist's parsing ----------------------------------------------

@@ -1,4 +1,5 @@
-"""The one guarded way to fetch a URL a client gave us (`file_url`, `audio_url`; webhooks later).
+"""The one guarded way to reach a URL a client gave us: `fetch` for `file_url` and `audio_url`, `post`
+for webhooks.
 
 Every hop (the first URL and each redirect) is checked before it is connected to: http(s) only, a
 literal address checked here, a name checked on the addresses its single DNS resolution returns (see
@@ -7,7 +8,9 @@ literal address checked here, a name checked on the addresses its single DNS res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+from collections.abc import Iterator, Mapping
 
 import aiohttp
 import msgspec
@@ -68,10 +71,34 @@ class UrlFetcher:
         Raises UrlRefused (400: scheme, address, too many redirects), UrlFetchFailed (422: the
         connection failed or the server answered an error), UrlFetchTimeout (422: a limit named),
         PayloadTooLarge (413: the body is over max_bytes)."""
+        with self._translated_errors(field):
+            async with asyncio.timeout(self._config.total_timeout_seconds):
+                return await self._follow(self._parse(url, field), field)
+
+    async def post(self, url: str, *, body: bytes, headers: Mapping[str, str], field: str) -> int:
+        """POST `body` to `url` (a webhook) under the same checks and timeouts, and return the status.
+
+        Redirects are not followed (a 3xx is returned as it is); the response body is discarded.
+        Raises UrlRefused, UrlFetchFailed (no connection) or UrlFetchTimeout, as `fetch` does."""
+        with self._translated_errors(field):
+            async with asyncio.timeout(self._config.total_timeout_seconds):
+                target = self._parse(url, field)
+                self._check(target, field)
+                async with self._ensure_session().post(
+                    target,
+                    data=body,
+                    headers=dict(headers),
+                    allow_redirects=False,
+                    timeout=self._hop_timeout(),
+                ) as response:
+                    return response.status
+
+    @contextlib.contextmanager
+    def _translated_errors(self, field: str) -> Iterator[None]:
+        """aiohttp's and the resolver's failures as the gateway's errors, each naming `field`."""
         config = self._config
         try:
-            async with asyncio.timeout(config.total_timeout_seconds):
-                return await self._follow(self._parse(url, field), field)
+            yield
         except GatewayError:
             raise
         except AddressRefused as exc:
@@ -94,15 +121,26 @@ class UrlFetcher:
             raise UrlFetchFailed(f"{field}: the TLS connection failed", field=field) from None
         except aiohttp.ClientConnectorError as exc:
             raise UrlFetchFailed(f"{field}: could not connect ({exc.strerror})", field=field) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):
+            raise UrlFetchFailed(
+                f"{field}: the remote server closed the connection before the whole answer arrived",
+                field=field,
+            ) from None
         except aiohttp.ClientError as exc:
             raise UrlFetchFailed(f"{field}: the fetch failed ({type(exc).__name__})", field=field) from None
+
+    def _hop_timeout(self) -> aiohttp.ClientTimeout:
+        """Per request: connect (DNS, TCP, TLS) and idle-read limits; the total is over all hops."""
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=self._config.connect_timeout_seconds,
+            sock_read=self._config.read_timeout_seconds,
+        )
 
     async def _follow(self, url: URL, field: str) -> FetchedFile:
         config = self._config
         session = self._ensure_session()
-        hop_timeout = aiohttp.ClientTimeout(
-            total=None, connect=config.connect_timeout_seconds, sock_read=config.read_timeout_seconds
-        )
+        hop_timeout = self._hop_timeout()
         for redirects in range(config.max_redirects + 1):
             self._check(url, field)
             async with session.get(url, allow_redirects=False, timeout=hop_timeout) as response:
