@@ -8,16 +8,15 @@ literal address checked here, a name checked on the addresses its single DNS res
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 import msgspec
 import structlog
 from yarl import URL
 
-from voxtral_gateway.errors import GatewayError, PayloadTooLarge, UrlFetchFailed, UrlFetchTimeout, UrlRefused
+from voxtral_gateway.errors import PayloadTooLarge, UrlFetchFailed, UrlRefused
 from voxtral_gateway.fetching.address_policy import (
     CLOUD_METADATA_HOSTNAMES,
     normalize_host,
@@ -25,7 +24,8 @@ from voxtral_gateway.fetching.address_policy import (
     refusal_reason,
 )
 from voxtral_gateway.fetching.config import UrlFetchConfig
-from voxtral_gateway.fetching.resolver import AddressRefused, GuardedResolver
+from voxtral_gateway.fetching.failures import translated_errors
+from voxtral_gateway.fetching.resolver import GuardedResolver
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ class UrlFetcher:
         Raises UrlRefused (400: scheme, address, too many redirects), UrlFetchFailed (422: the
         connection failed or the server answered an error), UrlFetchTimeout (422: a limit named),
         PayloadTooLarge (413: the body is over max_bytes)."""
-        with self._translated_errors(field):
+        with translated_errors(field, self._config):
             async with asyncio.timeout(self._config.total_timeout_seconds):
                 return await self._follow(self._parse(url, field), field)
 
@@ -80,7 +80,7 @@ class UrlFetcher:
 
         Redirects are not followed (a 3xx is returned as it is); the response body is discarded.
         Raises UrlRefused, UrlFetchFailed (no connection) or UrlFetchTimeout, as `fetch` does."""
-        with self._translated_errors(field):
+        with translated_errors(field, self._config):
             async with asyncio.timeout(self._config.total_timeout_seconds):
                 target = self._parse(url, field)
                 self._check(target, field)
@@ -92,42 +92,6 @@ class UrlFetcher:
                     timeout=self._hop_timeout(),
                 ) as response:
                     return response.status
-
-    @contextlib.contextmanager
-    def _translated_errors(self, field: str) -> Iterator[None]:
-        """aiohttp's and the resolver's failures as the gateway's errors, each naming `field`."""
-        config = self._config
-        try:
-            yield
-        except GatewayError:
-            raise
-        except AddressRefused as exc:
-            raise UrlRefused(
-                f"{field}: {exc.host} resolves to {exc.address}, {exc.reason}, which is not fetched "
-                "(URL_FETCH_ALLOWLIST can allow it)",
-                field=field,
-            ) from None
-        except aiohttp.ConnectionTimeoutError:
-            raise self._timeout(field, "connecting", "connect", config.connect_timeout_seconds) from None
-        except aiohttp.ServerTimeoutError:
-            raise self._timeout(field, "waiting for data", "read", config.read_timeout_seconds) from None
-        except TimeoutError:
-            raise self._timeout(field, "fetching", "total", config.total_timeout_seconds) from None
-        except aiohttp.InvalidURL:
-            raise UrlRefused(f"{field}: not a valid URL", field=field) from None
-        except aiohttp.ClientConnectorDNSError:
-            raise UrlFetchFailed(f"{field}: the host name could not be resolved", field=field) from None
-        except aiohttp.ClientSSLError:
-            raise UrlFetchFailed(f"{field}: the TLS connection failed", field=field) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise UrlFetchFailed(f"{field}: could not connect ({exc.strerror})", field=field) from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):
-            raise UrlFetchFailed(
-                f"{field}: the remote server closed the connection before the whole answer arrived",
-                field=field,
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise UrlFetchFailed(f"{field}: the fetch failed ({type(exc).__name__})", field=field) from None
 
     def _hop_timeout(self) -> aiohttp.ClientTimeout:
         """Per request: connect (DNS, TCP, TLS) and idle-read limits; the total is over all hops."""
@@ -235,17 +199,6 @@ class UrlFetcher:
             f"{field}: the file {what}, over the limit of {limit} bytes (MAX_FILE_SIZE_MB={limit / _MIB:g})",
             field=field,
             details={"limit_bytes": limit},
-        )
-
-    @staticmethod
-    def _timeout(field: str, doing: str, kind: str, seconds: float) -> UrlFetchTimeout:
-        setting = (
-            "URL_FETCH_TIMEOUT_SECONDS" if kind == "total" else f"URL_FETCH_{kind.upper()}_TIMEOUT_SECONDS"
-        )
-        return UrlFetchTimeout(
-            f"{field}: the remote server took longer than {seconds:g} s {doing} ({setting})",
-            field=field,
-            details={"timeout": kind, "limit_seconds": seconds},
         )
 
     def _ensure_session(self) -> aiohttp.ClientSession:
