@@ -134,6 +134,30 @@ class TooManyStreams(AccessRefused):
     code = "too_many_streams"
 
 
+class UrlRefused(ClientError):
+    """A URL the gateway would fetch (`file_url`, `audio_url`, a webhook) is refused before any
+    connection: a scheme other than http(s), an address that is private, loopback, link-local,
+    multicast, reserved or a cloud-metadata endpoint (and not allowlisted), or too many redirects."""
+
+    status_code = 400
+    code = "url_refused"
+
+
+class UrlFetchFailed(ClientError):
+    """The URL could not be fetched: the connection failed, or the remote server answered an error.
+    422, as vLLM answers for a failed remote-media fetch: the URL is the client's to fix."""
+
+    status_code = 422
+    code = "url_fetch_failed"
+
+
+class UrlFetchTimeout(UrlFetchFailed):
+    """The remote server was too slow: connecting, sending a byte, or sending the whole body; the
+    message names the limit and its setting."""
+
+    code = "url_fetch_timeout"
+
+
 # --- the gateway's or the upstream's fault (5xx) -------------------------------------------------
 
 
