@@ -26,7 +26,7 @@ class Runtime:
 
     def __init__(self, settings: Settings):
         self.started_at = time.monotonic()
-        self.started_wall_time = time.time()
+        self.started_wall_time = time.time()  # the models list's `created`
         limits, work = settings.limits, settings.work
         # API keys, client identity and rate limits (AccessMiddleware; WebSockets call stream_slot).
         self.access = AccessControl.from_settings(settings.rate_limits, settings.auth)

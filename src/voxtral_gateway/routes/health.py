@@ -29,7 +29,7 @@ class HealthController(Controller):
         summary="Gateway and backend health",
         description=(
             "200 when the backend can serve requests, 503 when it cannot (for vLLM, its `GET /health` "
-            "is probed and the answer cached for HEALTH_CACHE_SECONDS). `backends` lists each server "
+            "is probed; the report is reused for HEALTH_CACHE_SECONDS). `backends` lists each server "
             "(each vLLM of VOXTRAL_BACKENDS, with its pool state; or the embedded engine): ready when "
             "at least one is. Never rate limited."
         ),

@@ -270,11 +270,11 @@ def _setting_names() -> dict[str, str | None]:
     names: dict[str, str | None] = {}
     for field in msgspec.structs.fields(Settings):
         group = field.type
-        if isinstance(group, type) and issubclass(group, msgspec.Struct):
-            for name in group.__struct_encode_fields__:
-                names[name] = field.name
-        else:
-            names[field.encode_name] = None
+        in_group = isinstance(group, type) and issubclass(group, msgspec.Struct)
+        for name in group.__struct_encode_fields__ if in_group else (field.encode_name,):
+            if name in names:
+                raise TypeError(f"setting {name!r} is declared twice")  # a mistake in this module
+            names[name] = field.name if in_group else None
     return names
 
 
