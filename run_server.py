@@ -23,19 +23,21 @@ APP_FACTORY = "voxtral_gateway.app:create_app"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Settings()
     parser = argparse.ArgumentParser(description="Run the voxtral-gateway server (granian, ASGI).")
-    parser.add_argument("--host", help=f"address to bind (HOST, default {defaults.host})")
-    parser.add_argument("--port", type=int, help=f"port to bind (PORT, default {defaults.port})")
+    parser.add_argument("--host", help=f"address to bind (HOST, default {defaults.server.host})")
+    parser.add_argument("--port", type=int, help=f"port to bind (PORT, default {defaults.server.port})")
     parser.add_argument(
         "--voxtral-host", help="vLLM host serving Voxtral (VOXTRAL_HOST); selects the vllm backend"
     )
     parser.add_argument(
-        "--voxtral-port", type=int, help=f"vLLM port (VOXTRAL_PORT, default {defaults.voxtral_port})"
+        "--voxtral-port", type=int, help=f"vLLM port (VOXTRAL_PORT, default {defaults.vllm.port})"
     )
     parser.add_argument(
         "--reload", action="store_true", help="restart when source files change (development)"
     )
     parser.add_argument("--debug", action="store_true", help="console logs and error detail (DEBUG)")
-    parser.add_argument("--workers", type=int, help=f"worker processes (WORKERS, default {defaults.workers})")
+    parser.add_argument(
+        "--workers", type=int, help=f"worker processes (WORKERS, default {defaults.server.workers})"
+    )
     return parser.parse_args(argv)
 
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from voxtral_gateway.observability.multiprocess_dir import metrics_directory
 
     # granian's own lines (start-up, workers) in the same JSON (or --debug console) format as the app's.
-    configure_logging(settings.debug)
+    configure_logging(settings.observability.debug)
     src = str(Path(__file__).resolve().parent / "src")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     # Set before the workers start (and before anything imports prometheus_client): /metrics then
@@ -79,17 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         Granian(
             APP_FACTORY,
             factory=True,
-            address=settings.host,
-            port=settings.port,
+            address=settings.server.host,
+            port=settings.server.port,
             interface=Interfaces.ASGI,
-            workers=settings.workers,
+            workers=settings.server.workers,
             reload=args.reload,
             reload_paths=[Path(src)] if args.reload else None,
-            log_level="debug" if settings.debug else "info",
+            log_level="debug" if settings.observability.debug else "info",
             log_dictconfig=GRANIAN_LOG_CONFIG,
             # A worker drains for SHUTDOWN_TIMEOUT_SECONDS after SIGTERM (lifecycle/shutdown.py); this is
             # the backstop after which granian kills it.
-            workers_kill_timeout=math.ceil(settings.shutdown_timeout_seconds) + 5,
+            workers_kill_timeout=math.ceil(settings.server.shutdown_timeout_seconds) + 5,
         ).serve()
     return 0
 

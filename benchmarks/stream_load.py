@@ -237,7 +237,7 @@ async def _phase(url: str, clip: Clip, streams: int) -> tuple[list[StreamOutcome
 def stream_config_partials() -> str:
     from voxtral_gateway.settings import Settings
 
-    return f"{Settings().stream_partial_interval_seconds:g}"
+    return f"{Settings().streaming.partial_interval_seconds:g}"
 
 
 def _ms(value: float) -> str:

@@ -19,7 +19,7 @@ from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.docs_assets import OfflineSwaggerRenderPlugin
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
-from voxtral_gateway.routes.health import HealthController
+from voxtral_gateway.routes.health import HealthController, HealthReporter
 from voxtral_gateway.routes.health_fast_path import HealthFastPath
 from voxtral_gateway.routes.metrics import MetricsController
 from voxtral_gateway.routes.openai import (
@@ -61,8 +61,10 @@ def _with_body_limit(controller: type[Controller], limit: int) -> type[Controlle
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
-    configure_logging(settings.debug)
+    debug = settings.observability.debug
+    configure_logging(debug)
     runtime = Runtime(settings)
+    health = HealthReporter(runtime, settings.observability.health_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -72,8 +74,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await runtime.close()
 
-    single_file_limit = base64_body_limit(settings.max_file_size_bytes)
-    many_files_limit = base64_body_limit(settings.max_request_size_bytes)
+    max_file_bytes = settings.limits.max_file_size_bytes
+    single_file_limit = base64_body_limit(max_file_bytes)
+    many_files_limit = base64_body_limit(settings.limits.max_request_size_bytes)
     # API keys and rate limits; left out when neither is configured (it costs nothing then).
     access = runtime.access
     access_middleware = [DefineMiddleware(AccessMiddleware, access=access)] if access.active else []
@@ -85,19 +88,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _with_body_limit(BatchController, many_files_limit),
             _with_body_limit(UnderstandController, many_files_limit),
             ModelsController,
-            _with_body_limit(
-                AudioTranscriptionsController, settings.max_file_size_bytes + _JSON_OVERHEAD_BYTES
-            ),
+            _with_body_limit(AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             _with_body_limit(ChatCompletionsController, many_files_limit),
             stream_transcribe,
         ],
-        dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True)},
+        dependencies={
+            "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),
+            "health_reporter": Provide(lambda: health, sync_to_thread=False, use_cache=True),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=access_middleware,
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
         request_max_body_size=DEFAULT_BODY_LIMIT,
-        debug=settings.debug,
+        debug=debug,
         # Logging is configure_logging's (structlog, JSON): Litestar's default config would replace the
         # root handler with plain text. Nothing logs request bodies (no LoggingMiddleware).
         logging_config=None,
@@ -113,5 +117,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Around everything, so every response (404s, errors, 503 while draining) carries X-Request-ID and
     # Server-Timing: request context, metrics, access log, cancellation on disconnect, draining.
     app.asgi_handler = GatewayMiddleware(app.asgi_handler, runtime.shutdown)
-    app.asgi_handler = HealthFastPath(app.asgi_handler, runtime)
+    app.asgi_handler = HealthFastPath(app.asgi_handler, health, runtime.shutting_down)
     return app

@@ -31,10 +31,6 @@ class CpuPool:
         self._slots = asyncio.Semaphore(workers)
         self._waiting = 0
 
-    @property
-    def waiting(self) -> int:
-        return self._waiting
-
     async def run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._slots.locked() and self._waiting >= self.queue_limit:
             raise Overloaded(

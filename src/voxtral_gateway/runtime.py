@@ -11,68 +11,63 @@ from voxtral_gateway.lifecycle import ShutdownCoordinator
 from voxtral_gateway.memory import tune_allocator
 from voxtral_gateway.observability.metrics import worker_exiting
 from voxtral_gateway.ratelimit import AccessControl
-from voxtral_gateway.services.admission import AdmissionGate, AdmissionLimits
+from voxtral_gateway.services.admission import AdmissionGate
 from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
+from voxtral_gateway.streaming.config import StreamConfig, stream_config
 
 
 class Runtime:
-    """What request handlers need: settings, the backend, the pools and the services on top."""
+    """What request handlers need: the backend, the pools and the services on top, each built from its
+    own settings group (the Settings object itself stays here)."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
         self.started_at = time.monotonic()
-        self.started_wall_time = time.time()
+        self.started_wall_time = time.time()  # the models list's `created`
+        limits, work = settings.limits, settings.work
         # API keys, client identity and rate limits (AccessMiddleware; WebSockets call stream_slot).
-        self.access = AccessControl.from_settings(settings)
+        self.access = AccessControl.from_settings(settings.rate_limits, settings.auth)
         # SIGTERM handling; `shutting_down` is set when draining starts (streams end gracefully on it).
-        self.shutdown = ShutdownCoordinator(settings.shutdown_timeout_seconds)
+        self.shutdown = ShutdownCoordinator(settings.server.shutdown_timeout_seconds)
         self.shutting_down = self.shutdown.draining
         # The engine (vLLM pool or embedded) behind admission control, measured (services/guarded_backend.py).
-        self.admission = AdmissionGate(
-            AdmissionLimits(
-                max_in_flight=settings.admission_max_in_flight,
-                queue_limit=settings.admission_queue_limit,
-                max_wait_seconds=settings.admission_max_wait_seconds,
-            )
-        )
+        self.admission = AdmissionGate(settings.admission)
         self.backend: SpeechBackend = GuardedBackend(create_backend(settings), self.admission)
-        self.decode_pool = CpuPool(
-            "decode", settings.decode_workers, settings.cpu_queue_limit, metric="decode"
-        )
+        self.decode_pool = CpuPool("decode", work.decode_workers, work.cpu_queue_limit, metric="decode")
         self.audio_limits = AudioLimits(
-            max_bytes=settings.max_file_size_bytes,
-            max_duration_seconds=settings.max_audio_duration_seconds,
+            max_bytes=limits.max_file_size_bytes,
+            max_duration_seconds=limits.max_audio_duration_seconds,
         )
+        self.stream_config: StreamConfig = stream_config(settings.streaming)
         self.transcription = TranscriptionService(
             self.backend,
             self.decode_pool,
             self.audio_limits,
             SegmentPolicy(
-                max_seconds=settings.segment_max_seconds,
-                search_seconds=settings.segment_search_seconds,
-                concurrency=settings.segment_concurrency,
-                retries=settings.segment_retries,
+                max_seconds=work.segment_max_seconds,
+                search_seconds=work.segment_search_seconds,
+                concurrency=work.segment_concurrency,
+                retries=work.segment_retries,
             ),
         )
         self.understanding = UnderstandingService(
             self.backend,
             self.transcription,
             UnderstandingLimits(
-                max_total_seconds=settings.understanding_max_total_seconds,
-                max_total_bytes=settings.max_request_size_bytes,
-                max_question_chars=settings.understanding_max_question_chars,
-                max_tokens=settings.understanding_max_tokens_limit,
+                max_total_seconds=limits.understanding_max_total_seconds,
+                max_total_bytes=limits.max_request_size_bytes,
+                max_question_chars=limits.understanding_max_question_chars,
+                max_tokens=limits.understanding_max_tokens,
             ),
         )
         self.batch = BatchService(
             self.transcription,
-            max_files=settings.batch_max_files,
-            max_total_bytes=settings.max_request_size_bytes,
-            concurrency=settings.batch_concurrency,
+            max_files=limits.batch_max_files,
+            max_total_bytes=limits.max_request_size_bytes,
+            concurrency=work.batch_concurrency,
         )
 
     async def start(self) -> None:

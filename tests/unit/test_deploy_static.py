@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from voxtral_gateway.settings import Settings, load_settings
+from voxtral_gateway.settings import SETTING_NAMES, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -247,7 +247,7 @@ def test_vllm_serves_voxtral_with_the_mistral_formats(
 ):
     assert vllm_flags["model"] == "mistralai/Voxtral-Mini-3B-2507"
     # The gateway asks vLLM for the model it serves.
-    assert gateway_env.get("VOXTRAL_MODEL", DEFAULTS.voxtral_model) == vllm_flags["model"]
+    assert gateway_env.get("VOXTRAL_MODEL", DEFAULTS.vllm.model) == vllm_flags["model"]
     for flag in ("tokenizer_mode", "config_format", "load_format"):
         assert vllm_flags[flag] == "mistral", flag
     assert vllm_flags["host"] == "0.0.0.0"
@@ -262,7 +262,7 @@ def test_vllm_container_settings(compose: dict[str, Any], gateway_env: dict[str,
     env = environment_of(vllm)
     assert re.fullmatch(r"\$\{HF_TOKEN(:?-[^}]*)?\}", env["HF_TOKEN"]), "HF_TOKEN comes from the host"
     # Every segment the gateway sends (16 kHz mono 16-bit WAV, at most VOXTRAL_MAX_AUDIO_SECONDS) fits.
-    longest = float(gateway_env.get("VOXTRAL_MAX_AUDIO_SECONDS", DEFAULTS.voxtral_max_audio_seconds))
+    longest = float(gateway_env.get("VOXTRAL_MAX_AUDIO_SECONDS", DEFAULTS.vllm.max_audio_seconds))
     wav_mib = (44 + longest * 16_000 * 2) / MIB
     assert float(env["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"]) >= max(wav_mib, 25)
 
@@ -320,7 +320,7 @@ def test_gateway_reaches_the_other_services(
 
 
 def test_gateway_port_matches_the_server_and_the_image(compose: dict[str, Any], gateway_env: dict[str, str]):
-    port = int(gateway_env.get("PORT", DEFAULTS.port))
+    port = int(gateway_env.get("PORT", DEFAULTS.server.port))
     published = [str(item) for item in compose["services"]["gateway"]["ports"]]
     assert f"8080:{port}" in published
     assert str(port) in final_stage(parse_dockerfile(DOCKERFILE.read_text())).all("EXPOSE")
@@ -330,15 +330,15 @@ def test_gateway_port_matches_the_server_and_the_image(compose: dict[str, Any], 
 def test_gateway_environment_is_made_of_real_settings(files, backend, monkeypatch, tmp_path):
     model = load_compose(*files)
     env = {k: interpolate(v) for k, v in environment_of(model["services"]["gateway"]).items() if v}
-    known = {name.upper() for name in Settings.__struct_fields__}
+    known = {name.upper() for name in SETTING_NAMES}
     unknown = sorted(set(env) - known - PLANNED_SETTINGS)
     assert not unknown, f"not settings of the gateway: {unknown}"
     monkeypatch.chdir(tmp_path)  # no config/gateway.toml from the working tree
     settings = load_settings(env)
     assert settings.resolved_backend == backend
-    assert settings.workers == 2
+    assert settings.server.workers == 2
     if backend == "vllm":
-        assert settings.voxtral_base_url == "http://vllm:8000"
+        assert settings.vllm.base_url == "http://vllm:8000"
 
 
 def test_cpu_variant_runs_embedded_without_vllm(compose_cpu: dict[str, Any]):
@@ -652,7 +652,7 @@ def test_nginx_proxies_to_the_gateway_with_room_for_large_uploads(nginx: list[Di
     (body,) = server.children("client_max_body_size")
     assert body.args == ["140m"]
     # Base64 of MAX_FILE_SIZE_MB of audio, plus the JSON around it, fits.
-    assert size_bytes(body.args[0]) >= math.ceil(DEFAULTS.max_file_size_bytes * 4 / 3)
+    assert size_bytes(body.args[0]) >= math.ceil(DEFAULTS.limits.max_file_size_bytes * 4 / 3)
     locations = {d.args[-1]: d for d in server.children("location")}
     assert "/" in locations and "/stream/" in locations
     for path, location in locations.items():
@@ -664,7 +664,7 @@ def test_nginx_proxies_to_the_gateway_with_room_for_large_uploads(nginx: list[Di
         assert "x-request-id" in headers, path
     root = locations["/"]
     read_timeout = effective(root, server, "proxy_read_timeout")[-1][0]
-    assert timespan_seconds(read_timeout) >= DEFAULTS.upstream_timeout_seconds
+    assert timespan_seconds(read_timeout) >= DEFAULTS.timeouts.total_seconds
     assert effective(root, server, "proxy_buffering") == [["off"]], "SSE must not be buffered"
 
 

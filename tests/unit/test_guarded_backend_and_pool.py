@@ -52,11 +52,12 @@ def test_every_descriptive_attribute_of_the_interface_is_the_inner_backends():
         if inspect.isfunction(value):
             continue
         assert getattr(outer, name) == getattr(inner, name), name
-    assert outer.base_url == "http://fake:1"  # engine-specific attributes pass through too
+    assert outer.base_url == "http://fake:1"  # the one server, when there is one (health reports it)
 
 
 def pool(urls: str) -> VLLMPool:
-    return VLLMPool(load_settings({"VOXTRAL_BACKENDS": urls}))
+    settings = load_settings({"VOXTRAL_BACKENDS": urls})
+    return VLLMPool(settings.vllm, settings.timeouts)
 
 
 def test_the_pool_prefers_healthy_then_least_loaded_servers():

@@ -1,6 +1,7 @@
 import pytest
 
-from voxtral_gateway.ratelimit._client_address import ClientAddressResolver, parse_networks, split_proxy_list
+from voxtral_gateway.ratelimit._client_address import ClientAddressResolver
+from voxtral_gateway.settings._networks import parse_networks, split_proxy_list
 
 TRUSTING = ClientAddressResolver(parse_networks(["10.0.0.0/8", "127.0.0.1", "::1"]))
 

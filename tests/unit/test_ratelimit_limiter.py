@@ -28,7 +28,6 @@ class FlakyStore:
         self.calls = 0
         self.renewals = 0
         self.released: list[str] = []
-        self.round_trips = 0
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -84,7 +83,6 @@ async def test_refusal_names_the_tier_and_when_to_retry():
     assert error.headers["RateLimit-Remaining"] == "0"
     assert error.details["tier"] == "understanding"
     assert "understanding tier" in error.message
-    assert (rl.stats.admitted, rl.stats.limited) == (2, 1)
     # Identities and tiers are separate buckets.
     assert await rl.admit("ip:2", "understanding", 2) is not None
     assert await rl.admit("ip:1", "batch", 2) is not None
@@ -101,7 +99,6 @@ async def test_fail_open_serves_warns_once_per_interval_and_recovers():
     assert len(warnings) == 1 and warnings[0]["policy"] == "fail_open"
     # One failed call, then the store is left alone until the retry time.
     assert store.calls == 2
-    assert (rl.stats.store_failures, rl.stats.fail_open_admissions) == (1, 5)
 
     clock.now += 1.5  # one probe, which fails again
     assert await rl.admit("ip:1", "general", 1) is None
@@ -122,7 +119,6 @@ async def test_fail_closed_answers_503_until_the_store_is_back():
         await rl.admit("ip:1", "transcription", 5)
     error = unavailable.value
     assert (status_of(error), error.code, error.retry_after_seconds) == (503, "rate_limiter_unavailable", 1)
-    assert rl.stats.fail_closed_refusals == 1
     store.down = False
     clock.now += 1.1
     decision = await rl.admit("ip:1", "transcription", 5)
@@ -167,7 +163,6 @@ async def test_stream_slot_is_held_renewed_and_released():
     assert len(store.released) == 1
     async with rl.stream_slot("key:k1", 10, 1) as again:
         assert again.decision is not None and again.decision.remaining == 8  # the refusal was not counted
-    assert rl.stats.streams_refused == 1
 
 
 async def test_streams_count_against_the_transcription_tier():

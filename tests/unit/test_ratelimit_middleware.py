@@ -62,7 +62,8 @@ async def stream(socket: WebSocket) -> None:
 
 
 def make_app(**env: str) -> Litestar:
-    access = AccessControl.from_settings(load_settings(env))
+    settings = load_settings(env)
+    access = AccessControl.from_settings(settings.rate_limits, settings.auth)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

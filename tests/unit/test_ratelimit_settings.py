@@ -4,13 +4,18 @@ from voxtral_gateway.ratelimit import AccessControl
 from voxtral_gateway.settings import SettingsError, load_settings
 
 
+def access_control(environment: dict[str, str]) -> AccessControl:
+    settings = load_settings(environment)
+    return AccessControl.from_settings(settings.rate_limits, settings.auth)
+
+
 def test_tier_defaults_are_the_seeds():
     settings = load_settings({})
-    limits = AccessControl.from_settings(settings).limits
+    limits = AccessControl.from_settings(settings.rate_limits, settings.auth).limits
     assert (limits.general, limits.transcription, limits.understanding, limits.batch) == (100, 50, 20, 10)
-    assert settings.rate_limit_window_seconds == 60
-    assert settings.rate_limit_fail_open and settings.rate_limit_enabled
-    assert settings.redis_url is None
+    assert settings.rate_limits.window_seconds == 60
+    assert settings.rate_limits.fail_open and settings.rate_limits.enabled
+    assert settings.rate_limits.redis_url is None
 
 
 @pytest.mark.parametrize(
@@ -22,18 +27,20 @@ def test_tier_defaults_are_the_seeds():
     ],
 )
 def test_general_tier_alias(environment, general):
-    assert load_settings(environment).rate_limit_general_resolved == general
+    assert load_settings(environment).rate_limits.general_limit == general
 
 
 def test_limits_off_and_no_keys_leave_the_middleware_out():
-    assert not AccessControl.from_settings(load_settings({"RATE_LIMIT_ENABLED": "false"})).active
-    assert AccessControl.from_settings(load_settings({})).limiter is not None
+    assert not access_control({"RATE_LIMIT_ENABLED": "false"}).active
+    assert access_control({}).limiter is not None
 
 
 def test_trusted_proxies_from_the_environment_and_bad_ones_named():
     settings = load_settings({"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"})
     assert (
-        AccessControl.from_settings(settings).addresses.resolve("10.1.1.1", ["198.51.100.1"])
+        AccessControl.from_settings(settings.rate_limits, settings.auth).addresses.resolve(
+            "10.1.1.1", ["198.51.100.1"]
+        )
         == "198.51.100.1"
     )
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
@@ -52,4 +59,4 @@ def test_an_explicit_keys_file_must_exist(tmp_path):
     from voxtral_gateway.auth import KeysFileError
 
     with pytest.raises(KeysFileError, match="missing"):
-        AccessControl.from_settings(load_settings({"API_KEYS_FILE": str(tmp_path / "missing.json")}))
+        access_control({"API_KEYS_FILE": str(tmp_path / "missing.json")})

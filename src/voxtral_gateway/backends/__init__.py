@@ -11,14 +11,14 @@ from voxtral_gateway.settings import Settings
 
 
 def create_backend(settings: Settings) -> SpeechBackend:
-    """The backend the settings select."""
+    """The backend the settings select (BACKEND, else vLLM when a server is named), given its groups."""
     if settings.resolved_backend == "vllm":
         from voxtral_gateway.backends.pool import VLLMPool
 
-        return VLLMPool(settings)  # one vLLM server or several (VOXTRAL_BACKENDS)
+        return VLLMPool(settings.vllm, settings.timeouts)  # one vLLM server or several (VOXTRAL_BACKENDS)
     from voxtral_gateway.backends.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings)
+    return EmbeddedBackend(settings.embedded, cpu_queue_limit=settings.work.cpu_queue_limit)
 
 
 __all__ = [

@@ -69,6 +69,8 @@ class SpeechBackend(abc.ABC):
     rather than in one piece (an engine such as faster-whisper that windows long audio itself)."""
     max_audio_seconds: float | None = None
     """The longest audio one request may carry, or None for no limit of the backend's own."""
+    base_url: str | None = None
+    """The one server the backend talks to, when there is one (None: in process, or a pool)."""
 
     async def start(self) -> None:
         """Acquire long-lived resources (connections, model weights)."""

@@ -19,7 +19,7 @@ from voxtral_gateway.backends.base import (
 )
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import UpstreamUnavailable
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import EmbeddedSettings
 
 log = structlog.get_logger(__name__)
 
@@ -40,15 +40,14 @@ def resolve_model(name: str) -> tuple[str, str]:
 class EmbeddedBackend(SpeechBackend):
     kind = "embedded"
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: EmbeddedSettings, cpu_queue_limit: int):
+        """`cpu_queue_limit`: transcriptions allowed to wait for the model (CPU_QUEUE_LIMIT)."""
         self._settings = settings
-        self._model_source, self.model_name = resolve_model(settings.embedded_model)
+        self._model_source, self.model_name = resolve_model(settings.model)
         self._model: WhisperModel | None = None
         self._load_error: str | None = None
         # The in-process model is this backend's "upstream" in Server-Timing.
-        self._pool = CpuPool(
-            "embedded", settings.embedded_concurrency, settings.cpu_queue_limit, metric="upstream"
-        )
+        self._pool = CpuPool("embedded", settings.concurrency, cpu_queue_limit, metric="upstream")
 
     @property
     def supported_languages(self) -> frozenset[str] | None:
@@ -57,17 +56,17 @@ class EmbeddedBackend(SpeechBackend):
         return None
 
     async def start(self) -> None:
-        threads = self._settings.embedded_cpu_threads or (os.cpu_count() or 1)
+        threads = self._settings.cpu_threads or (os.cpu_count() or 1)
         try:
             self._model = await self._pool.run(
                 WhisperModel,
                 self._model_source,
                 device="cpu",
-                compute_type=self._settings.embedded_compute_type,
+                compute_type=self._settings.compute_type,
                 cpu_threads=threads,
             )
         except Exception as exc:  # any load failure leaves the server up, reporting not ready
-            self._load_error = f"model {self._settings.embedded_model!r} could not be loaded: {exc}"
+            self._load_error = f"model {self._settings.model!r} could not be loaded: {exc}"
             log.error("embedded_model_load_failed", error=self._load_error)
             return
         log.info("embedded_model_loaded", model=self.model_name, threads=threads)
@@ -95,7 +94,7 @@ class EmbeddedBackend(SpeechBackend):
             audio.samples,
             language=options.language,
             temperature=options.temperature,
-            beam_size=self._settings.embedded_beam_size,
+            beam_size=self._settings.beam_size,
             condition_on_previous_text=False,
         )
         # The generator does the decoding: consume it here, on the worker thread.

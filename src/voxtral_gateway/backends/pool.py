@@ -2,9 +2,10 @@
 
 Each server is probed every BACKEND_HEALTH_INTERVAL_SECONDS. A request goes to the healthy server with
 the fewest requests in flight (ties rotate). A server whose probe fails, or that a request cannot reach,
-is taken out until a probe succeeds. A transcription (idempotent: nothing changes on the server) that
-hit a connection error is retried once on another server. With every server out, requests are still
-tried (least loaded first): the pool never refuses work on stale health alone."""
+is taken out until a probe succeeds. Failover follows `backends.retry`: a transcription (idempotent)
+that hit a connection error is retried once on another server, a chat only when it never reached one.
+With every server out, requests are still tried (least loaded first): the pool never refuses work on
+stale health alone."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from voxtral_gateway.backends.base import (
     TranscriptionOptions,
 )
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
+from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.backends.vllm import VLLMBackend
 from voxtral_gateway.errors import GatewayError, UpstreamDisconnected, UpstreamUnreachable
 from voxtral_gateway.observability import metrics
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import TimeoutSettings, VLLMSettings
 
 log = structlog.get_logger(__name__)
 
@@ -74,11 +76,11 @@ class VLLMPool(SpeechBackend):
     supports_chat = VLLMBackend.supports_chat
     prefers_segments = VLLMBackend.prefers_segments
 
-    def __init__(self, settings: Settings):
-        self.members = [PoolMember(VLLMBackend(settings, url)) for url in settings.voxtral_backend_urls]
-        self.model_name = settings.voxtral_model
-        self.max_audio_seconds = settings.voxtral_max_audio_seconds
-        self._interval = settings.backend_health_interval_seconds
+    def __init__(self, vllm: VLLMSettings, timeouts: TimeoutSettings):
+        self.members = [PoolMember(VLLMBackend(vllm, timeouts, url)) for url in vllm.urls]
+        self.model_name = vllm.model
+        self.max_audio_seconds = vllm.max_audio_seconds
+        self._interval = vllm.health_interval_seconds
         self._turn = itertools.count()
         self._checker: asyncio.Task[None] | None = None
 
@@ -109,15 +111,14 @@ class VLLMPool(SpeechBackend):
             await asyncio.sleep(self._interval)
 
     async def check_all(self) -> None:
-        """Probe every server now (bypassing the health cache) and update the pool."""
-        results = await asyncio.gather(*(member.backend.probe() for member in self.members))
+        """Probe every server now and update the pool."""
+        results = await asyncio.gather(*(member.backend.health() for member in self.members))
         for member, result in zip(self.members, results, strict=True):
             member.record(result.ready, result.detail)
 
     async def health(self) -> BackendHealth:
-        results = await asyncio.gather(*(member.backend.health() for member in self.members))
-        for member, result in zip(self.members, results, strict=True):
-            member.record(result.ready, result.detail)
+        """Probes every server now (the health report caches the answer for HEALTH_CACHE_SECONDS)."""
+        await self.check_all()
         ready = [member for member in self.members if member.state == "healthy"]
         if len(self.members) == 1:
             detail = self.members[0].detail
@@ -158,7 +159,6 @@ class VLLMPool(SpeechBackend):
             yield
         except _CONNECTION_ERRORS as exc:
             metrics.POOL_REQUESTS.labels(member.url, "connection_error").inc()
-            member.backend.forget_health()
             member.record(False, exc.message)
             raise
         except GatewayError:
@@ -169,39 +169,30 @@ class VLLMPool(SpeechBackend):
         finally:
             member.in_flight -= 1
 
-    async def _send(self, member: PoolMember, call: Callable[[VLLMBackend], Awaitable[T]]) -> T:
-        with self._accounted(member):
-            return await call(member.backend)
-
-    async def _with_failover(
-        self,
-        call: Callable[[VLLMBackend], Awaitable[T]],
-        retry_on: tuple[type[GatewayError], ...],
-    ) -> T:
-        """Send to the best server; on an error in `retry_on`, once more to another."""
+    async def _with_failover(self, call: Callable[[VLLMBackend], Awaitable[T]], policy: RetryPolicy) -> T:
+        """Send to the best server; an error the policy retries sends it again to another one."""
         tried: list[PoolMember] = []
-        while True:
+
+        async def attempt(_: int) -> T:
             member = self._choose(tried)
-            assert member is not None  # the pool has at least one server
-            try:
-                return await self._send(member, call)
-            except retry_on as exc:
-                tried.append(member)
-                if len(tried) > 1 or len(tried) == len(self.members):
-                    raise
-                metrics.POOL_RETRIES.inc()
-                log.warning("pool_retry", failed_url=member.url, error=exc.message)
+            assert member is not None  # the policy allows no more attempts than there are servers
+            tried.append(member)
+            with self._accounted(member):
+                return await call(member.backend)
+
+        def failed_over(error: Exception, _: int) -> None:
+            metrics.POOL_RETRIES.inc()
+            log.warning("pool_retry", failed_url=tried[-1].url, error=str(error))
+
+        return await retrying(policy.at_most(len(self.members)), attempt, failed_over)
 
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         return await self._with_failover(
-            lambda backend: backend.transcribe(audio, options), _CONNECTION_ERRORS
+            lambda backend: backend.transcribe(audio, options), TRANSCRIPTION_FAILOVER
         )
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
-        # Only a request that never reached a server is sent again: generation is not idempotent.
-        return await self._with_failover(
-            lambda backend: backend.chat(messages, sampling), (UpstreamUnreachable,)
-        )
+        return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
 
     async def chat_stream(
         self, messages: list[ChatMessage], sampling: SamplingParams

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -28,7 +27,6 @@ from voxtral_gateway.backends.chat import (
     TokenUsage,
 )
 from voxtral_gateway.backends.multipart import wav_form
-from voxtral_gateway.backends.timeouts import RouteKind, UpstreamTimeouts, upstream_timeouts
 from voxtral_gateway.errors import (
     UpstreamDisconnected,
     UpstreamError,
@@ -39,7 +37,7 @@ from voxtral_gateway.errors import (
 )
 from voxtral_gateway.observability.request_id import REQUEST_ID_HEADER, current_request_id
 from voxtral_gateway.observability.server_timing import UPSTREAM, timed
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import TimeoutSettings, UpstreamTimeouts, VLLMSettings
 
 log = structlog.get_logger(__name__)
 
@@ -167,29 +165,26 @@ class VLLMBackend(SpeechBackend):
     supports_chat = True
     prefers_segments = True
 
-    def __init__(self, settings: Settings, base_url: str | None = None):
+    def __init__(self, vllm: VLLMSettings, timeouts: TimeoutSettings, base_url: str | None = None):
         """`base_url`: one server of VOXTRAL_BACKENDS; default the one VOXTRAL_HOST/PORT names."""
-        self._settings = settings
-        self.model_name = settings.voxtral_model
-        self.base_url = base_url or settings.voxtral_base_url
-        self._timeouts: dict[RouteKind, UpstreamTimeouts] = {
-            kind: upstream_timeouts(settings, kind) for kind in ("transcription", "understanding")
-        }
-        self.max_audio_seconds = settings.voxtral_max_audio_seconds
+        self.model_name = vllm.model
+        self.base_url = base_url or vllm.base_url
+        self.max_audio_seconds = vllm.max_audio_seconds
+        self._api_key = vllm.api_key
+        self._defaults = timeouts
+        self._transcription = timeouts.transcription
+        self._understanding = timeouts.understanding
         self._session: aiohttp.ClientSession | None = None
-        self._health: tuple[float, BackendHealth] | None = None
-        self._health_lock = asyncio.Lock()
 
     async def start(self) -> None:
         headers = {}
-        if self._settings.voxtral_api_key:
-            headers["Authorization"] = f"Bearer {self._settings.voxtral_api_key}"
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
         self._session = aiohttp.ClientSession(
             base_url=self.base_url,
             headers=headers,
             timeout=aiohttp.ClientTimeout(
-                total=self._settings.upstream_timeout_seconds,
-                connect=self._settings.upstream_connect_timeout_seconds,
+                total=self._defaults.total_seconds, connect=self._defaults.connect_seconds
             ),
             connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
             raise_for_status=False,
@@ -207,30 +202,8 @@ class VLLMBackend(SpeechBackend):
         return self._session
 
     async def health(self) -> BackendHealth:
-        cached = self._health
-        now = time.monotonic()
-        if cached and now - cached[0] < self._settings.health_cache_seconds:
-            return cached[1]
-        async with self._health_lock:
-            cached = self._health
-            if cached and time.monotonic() - cached[0] < self._settings.health_cache_seconds:
-                return cached[1]
-            result = await self._probe_health()
-            self._health = (time.monotonic(), result)
-            return result
-
-    async def probe(self) -> BackendHealth:
-        """Ask vLLM now, whatever is cached (the pool's periodic check); the answer is cached."""
-        result = await self._probe_health()
-        self._health = (time.monotonic(), result)
-        return result
-
-    def forget_health(self) -> None:
-        """Drop the cached health answer (a request just failed to reach the server)."""
-        self._health = None
-
-    async def _probe_health(self) -> BackendHealth:
-        timeout = aiohttp.ClientTimeout(total=self._settings.upstream_connect_timeout_seconds)
+        """Ask vLLM's `GET /health` now (callers cache: the health report, the pool's periodic check)."""
+        timeout = aiohttp.ClientTimeout(total=self._defaults.connect_seconds)
         try:
             async with self.session.get("/health", timeout=timeout) as response:
                 if response.status == 200:
@@ -247,7 +220,7 @@ class VLLMBackend(SpeechBackend):
         ]
         if options.language:
             fields.append(("language", options.language))
-        body = await self._post("/v1/audio/transcriptions", wav_form(audio, fields))
+        body = await self._post("/v1/audio/transcriptions", wav_form(audio, fields), self._transcription)
         result = msgspec.json.decode(body, type=_UpstreamTranscription)
         text = result.text.strip()
         duration = audio.duration_seconds
@@ -259,24 +232,24 @@ class VLLMBackend(SpeechBackend):
         )
 
     async def _post(
-        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, kind: RouteKind = "transcription"
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, timeouts: UpstreamTimeouts
     ) -> bytes:
         """POST and return the body of a 200, or raise the gateway error that says what failed."""
-        async with self._open(path, data, kind) as response:
-            return await self._read(response)
+        async with self._open(path, data, timeouts) as response:
+            return await self._read(response, timeouts)
 
     @contextlib.asynccontextmanager
     async def _open(
-        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, kind: RouteKind = "transcription"
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, timeouts: UpstreamTimeouts
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST; yield the response if it is a 200, else raise the gateway error that says what failed.
         The route kind's connect, first-byte and total timeouts apply."""
         headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else {}
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id  # vLLM uses it as its request id (its logs)
-        timeouts = self._timeouts[kind]
         with self._mapped_errors(timeouts), timed(UPSTREAM):
-            request = self.session.post(path, data=data, headers=headers, timeout=timeouts.client_timeout())
+            client_timeout = aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
+            request = self.session.post(path, data=data, headers=headers, timeout=client_timeout)
             async with self._first_byte(timeouts):
                 response = await request
             async with response:
@@ -302,15 +275,12 @@ class VLLMBackend(SpeechBackend):
                 f"({timeouts.setting_prefix}_FIRST_BYTE_TIMEOUT_SECONDS)"
             ) from exc
 
-    async def _read(
-        self, response: aiohttp.ClientResponse, timeouts: UpstreamTimeouts | None = None
-    ) -> bytes:
+    async def _read(self, response: aiohttp.ClientResponse, timeouts: UpstreamTimeouts) -> bytes:
         with self._mapped_errors(timeouts):
             return await response.read()
 
     @contextlib.contextmanager
-    def _mapped_errors(self, timeouts: UpstreamTimeouts | None = None) -> Iterator[None]:
-        timeouts = timeouts or self._timeouts["transcription"]
+    def _mapped_errors(self, timeouts: UpstreamTimeouts) -> Iterator[None]:
         try:
             yield
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
@@ -345,7 +315,7 @@ class VLLMBackend(SpeechBackend):
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         body = await self._post(
-            "/v1/chat/completions", self._chat_body(messages, sampling, stream=False), "understanding"
+            "/v1/chat/completions", self._chat_body(messages, sampling, stream=False), self._understanding
         )
         try:
             result = msgspec.json.decode(body, type=_WireChatResponse)
@@ -363,8 +333,8 @@ class VLLMBackend(SpeechBackend):
         self, messages: list[ChatMessage], sampling: SamplingParams
     ) -> AsyncIterator[AnswerDelta]:
         body = self._chat_body(messages, sampling, stream=True)
-        async with self._open("/v1/chat/completions", body, "understanding") as response:
-            with self._mapped_errors(self._timeouts["understanding"]):
+        async with self._open("/v1/chat/completions", body, self._understanding) as response:
+            with self._mapped_errors(self._understanding):
                 async for payload in _server_sent_data(response.content):
                     if payload == b"[DONE]":
                         return

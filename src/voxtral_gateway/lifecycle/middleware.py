@@ -8,7 +8,12 @@ For each HTTP request and WebSocket it:
   shutdown deadline passes (`ShutdownCoordinator`). While the worker drains, it refuses new requests
   (503) and new WebSockets (close 1012).
 
-It is one layer, with one `send` wrapper, because every request pays for each layer (benchmark P1)."""
+It is one layer, with one `send` wrapper, because these concerns share one state: the request's context,
+its response status and the moment it ends. Speed is not the reason: measured, one layer costs the same
+as the four it replaced (~120 µs per request either way, most of it the access-log line and the
+cancellable task with its disconnect watcher; README, P1). API keys and rate limits stay a separate
+middleware inside Litestar (`ratelimit.AccessMiddleware`), and `GET /health` is answered ahead of this
+layer (`routes/health_fast_path.py`)."""
 
 from __future__ import annotations
 

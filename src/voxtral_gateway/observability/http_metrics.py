@@ -7,7 +7,6 @@ import time
 
 from voxtral_gateway.observability import metrics
 from voxtral_gateway.observability.request_id import RequestContext
-from voxtral_gateway.ratelimit import tier_of
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -28,7 +27,7 @@ def http_request_finished(context: RequestContext) -> None:
     if context.client_disconnected:
         metrics.CLIENT_DISCONNECTS.labels(route).inc()
     if status == 429:
-        metrics.RATE_LIMIT_REJECTIONS.labels(tier_of(scope["path"]) or "general").inc()
+        metrics.RATE_LIMIT_REJECTIONS.labels(context.rate_limit_tier or "general").inc()
 
 
 def stream_opened() -> None:

@@ -35,6 +35,7 @@ class RequestContext:
     __slots__ = (
         "client_disconnected",
         "decoded_sources",
+        "rate_limit_tier",
         "request_id",
         "response_complete",
         "scope",
@@ -54,6 +55,8 @@ class RequestContext:
         """The client went away before the response was complete (its work was cancelled)."""
         self.decoded_sources: dict[int, object] = {}
         """The uploaded files already counted in the decoded-bytes metric, by id."""
+        self.rate_limit_tier: str | None = None
+        """The rate-limit tier the request was counted in (set by the access middleware)."""
 
     @property
     def route(self) -> str:

@@ -8,7 +8,6 @@ from voxtral_gateway.ratelimit._middleware import AccessMiddleware
 from voxtral_gateway.ratelimit._redis import RedisWindowStore
 from voxtral_gateway.ratelimit._tiers import TIERS, Tier, is_open_path, normalize_path, tier_of
 from voxtral_gateway.ratelimit._types import (
-    LimiterStats,
     RateDecision,
     StoreUnavailable,
     StreamAdmission,
@@ -23,7 +22,6 @@ __all__ = [
     "AccessMiddleware",
     "InProcessWindowStore",
     "LimiterConfig",
-    "LimiterStats",
     "Principal",
     "RateDecision",
     "RateLimiter",

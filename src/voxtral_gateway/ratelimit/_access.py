@@ -12,13 +12,14 @@ import msgspec
 
 from voxtral_gateway.auth import DEFAULT_KEYS_FILE, ApiKeyStore, KeyLimits, bearer_key, query_key
 from voxtral_gateway.errors import Forbidden, Unauthorized
-from voxtral_gateway.ratelimit._client_address import ClientAddressResolver, parse_networks, split_proxy_list
+from voxtral_gateway.observability.request_id import current_request
+from voxtral_gateway.ratelimit._client_address import ClientAddressResolver
 from voxtral_gateway.ratelimit._limiter import LimiterConfig, RateLimiter
 from voxtral_gateway.ratelimit._memory import InProcessWindowStore
 from voxtral_gateway.ratelimit._redis import RedisWindowStore
 from voxtral_gateway.ratelimit._tiers import Tier, tier_of
 from voxtral_gateway.ratelimit._types import RateDecision, StreamAdmission, TierLimits
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import AuthSettings, RateLimitSettings
 
 _AUTH_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="voxtral-gateway"'}
 
@@ -52,34 +53,34 @@ class AccessControl:
         self.max_streams = max_streams
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AccessControl:
+    def from_settings(cls, rate_limits: RateLimitSettings, auth: AuthSettings) -> AccessControl:
         """Raises `KeysFileError` when API_KEYS_FILE is set and unreadable (keys must not silently vanish)."""
-        keys_path = Path(settings.api_keys_file) if settings.api_keys_file else None
+        keys_path = Path(auth.api_keys_file) if auth.api_keys_file else None
         if keys_path is None and DEFAULT_KEYS_FILE.is_file():
             keys_path = DEFAULT_KEYS_FILE
         limiter: RateLimiter | None = None
-        if settings.rate_limit_enabled:
+        if rate_limits.enabled:
             config = LimiterConfig(
-                window_seconds=settings.rate_limit_window_seconds,
-                key_prefix=settings.rate_limit_key_prefix,
-                fail_open=settings.rate_limit_fail_open,
+                window_seconds=rate_limits.window_seconds,
+                key_prefix=rate_limits.key_prefix,
+                fail_open=rate_limits.fail_open,
             )
-            if settings.redis_url:
-                store = RedisWindowStore(settings.redis_url, settings.rate_limit_redis_timeout_seconds)
+            if rate_limits.redis_url:
+                store = RedisWindowStore(rate_limits.redis_url, rate_limits.redis_timeout_seconds)
                 limiter = RateLimiter(store, "redis", config)
             else:
                 limiter = RateLimiter(InProcessWindowStore(), "in_process", config)
         return cls(
             keys=ApiKeyStore(keys_path) if keys_path is not None else None,
             limiter=limiter,
-            addresses=ClientAddressResolver(parse_networks(split_proxy_list(settings.trusted_proxies))),
+            addresses=ClientAddressResolver(rate_limits.trusted_proxies.networks),
             limits=TierLimits(
-                general=settings.rate_limit_general_resolved,
-                transcription=settings.rate_limit_transcription,
-                understanding=settings.rate_limit_understanding,
-                batch=settings.rate_limit_batch,
+                general=rate_limits.general_limit,
+                transcription=rate_limits.transcription,
+                understanding=rate_limits.understanding,
+                batch=rate_limits.batch,
             ),
-            max_streams=settings.max_streams_per_identity,
+            max_streams=rate_limits.max_streams_per_identity,
         )
 
     @property
@@ -140,6 +141,8 @@ class AccessControl:
         tier = tier_of(scope["path"])
         if tier is None:
             return None
+        if (context := current_request()) is not None:
+            context.rate_limit_tier = tier  # labels the request's metrics (a 429 by tier)
         principal = self.principal(scope)
         if self.limiter is None:
             return None

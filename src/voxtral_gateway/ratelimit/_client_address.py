@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from voxtral_gateway.settings import IPNetwork
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """IPs and CIDRs (`10.0.0.0/8`, `127.0.0.1`, `::1`); raises ValueError naming a bad entry."""
-    networks: list[IPNetwork] = []
-    for entry in entries:
-        entry = entry.strip()
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
-def split_proxy_list(value: str | Sequence[str]) -> list[str]:
-    """A comma-separated string (environment) or a list (TOML) of IPs and CIDRs."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [item.strip() for item in items if item.strip()]
 
 
 def _address(text: str) -> IPAddress | None:

@@ -1,5 +1,5 @@
 """The rate limiter of one worker: a window store (Redis or in-process), the policy when the store
-fails, and the counters the metrics can export."""
+fails."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from voxtral_gateway.errors import RateLimited, RateLimiterUnavailable, TooManyS
 from voxtral_gateway.ratelimit._tiers import Tier
 from voxtral_gateway.ratelimit._types import (
     MICROS,
-    LimiterStats,
     RateDecision,
     StoreUnavailable,
     StreamAdmission,
@@ -34,8 +33,6 @@ StoreKind = Literal["redis", "in_process"]
 
 class WindowStore(Protocol):
     """Where windows and stream slots live. Methods raise `StoreUnavailable` when it cannot answer."""
-
-    round_trips: int
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -68,7 +65,6 @@ class RateLimiter:
         self.store = store
         self.kind: StoreKind = kind
         self.config = config
-        self.stats = LimiterStats()
         self._clock = clock
         self._window_us = int(config.window_seconds * MICROS)
         self._members = itertools.count()
@@ -95,9 +91,7 @@ class RateLimiter:
             return None
         decision = decision_from(outcome, tier, limit, self.config.window_seconds)
         if not decision.allowed:
-            self.stats.limited += 1
             raise _rate_limited(decision)
-        self.stats.admitted += 1
         return decision
 
     @asynccontextmanager
@@ -124,7 +118,6 @@ class RateLimiter:
             yield StreamAdmission(identity=identity, decision=None, active_streams=0, max_streams=max_streams)
             return
         if outcome.status == "streams_full":
-            self.stats.streams_refused += 1
             raise TooManyStreams(
                 f"{outcome.active_streams} of {max_streams} streams (MAX_STREAMS_PER_IDENTITY) are "
                 "already open for this client",
@@ -132,9 +125,7 @@ class RateLimiter:
             )
         decision = decision_from(outcome, "transcription", limit, self.config.window_seconds)
         if not decision.allowed:
-            self.stats.limited += 1
             raise _rate_limited(decision)
-        self.stats.admitted += 1
         renewer = asyncio.create_task(self._renew_until_cancelled(streams_bucket, member, ttl_us))
         try:
             yield StreamAdmission(
@@ -187,7 +178,6 @@ class RateLimiter:
         self._probing = False
 
     def _failed(self) -> None:
-        self.stats.store_failures += 1
         self._down_until = self._clock() + self.config.retry_store_after_seconds
         self._probing = False
 
@@ -205,9 +195,7 @@ class RateLimiter:
             self._warned_at = now
             self._failures_since_warning = 0
         if self.config.fail_open:
-            self.stats.fail_open_admissions += 1
             return None
-        self.stats.fail_closed_refusals += 1
         raise RateLimiterUnavailable(
             "the rate limiter's store is unreachable and RATE_LIMIT_FAIL_OPEN is false; retry shortly",
             retry_after_seconds=max(1, round(self.config.retry_store_after_seconds)),

@@ -35,7 +35,6 @@ class InProcessWindowStore:
         self._windows: dict[str, _Window] = {}
         self._slots: dict[str, dict[str, int]] = {}
         self._hits = 0
-        self.round_trips = 0
 
     async def start(self) -> None:
         return None

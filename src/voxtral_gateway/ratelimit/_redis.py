@@ -27,8 +27,6 @@ class RedisWindowStore:
         self._url = url
         self._timeout = timeout_seconds
         self._client: Redis | None = None
-        self.round_trips = 0
-        """Commands this worker sent to Redis (for the metrics)."""
 
     async def start(self) -> None:
         """Connect and load the script; Redis being down here is not fatal (it is loaded on NOSCRIPT)."""
@@ -79,7 +77,6 @@ class RedisWindowStore:
 
     async def release(self, stream_bucket: str, member: str) -> None:
         try:
-            self.round_trips += 1
             async with asyncio.timeout(self._timeout):
                 await self._started().zrem(stream_bucket, member)
         except (RedisError, TimeoutError) as exc:
@@ -88,13 +85,11 @@ class RedisWindowStore:
     async def _run(self, keys: list[str], args: list[str | int]) -> list[int]:
         client = self._started()
         try:
-            self.round_trips += 1
             async with asyncio.timeout(self._timeout):
                 try:
                     return await client.evalsha(SCRIPT_SHA, len(keys), *keys, *args)
                 except NoScriptError:
                     # Redis restarted or its script cache was flushed: load it again, call by SHA again.
-                    self.round_trips += 2
                     await client.script_load(SCRIPT)
                     return await client.evalsha(SCRIPT_SHA, len(keys), *keys, *args)
         except (RedisError, TimeoutError) as exc:

@@ -103,30 +103,6 @@ def decision_from(outcome: WindowOutcome, tier: Tier, limit: int, window_seconds
     )
 
 
-class LimiterStats:
-    """Counters since start-up (per worker), for the metrics endpoint."""
-
-    __slots__ = (
-        "admitted",
-        "fail_closed_refusals",
-        "fail_open_admissions",
-        "limited",
-        "store_failures",
-        "streams_refused",
-    )
-
-    def __init__(self) -> None:
-        self.admitted = 0
-        self.limited = 0
-        self.streams_refused = 0
-        self.store_failures = 0
-        """Store calls that failed (Redis down, timed out)."""
-        self.fail_open_admissions = 0
-        """Requests served without a limit because the store failed (RATE_LIMIT_FAIL_OPEN=true)."""
-        self.fail_closed_refusals = 0
-        """Requests refused with 503 because the store failed (RATE_LIMIT_FAIL_OPEN=false)."""
-
-
 class StreamAdmission(msgspec.Struct, frozen=True, kw_only=True):
     """A stream admitted by `RateLimiter.stream_slot`: its transcription-tier decision and slot count.
 

@@ -1,9 +1,15 @@
-"""GET /health/: is the gateway, and the model behind it, ready to serve?"""
+"""GET /health/: is the gateway, and the model behind it, ready to serve?
+
+The report is the one place health is cached: `HealthReporter` reuses it for HEALTH_CACHE_SECONDS
+(the backend is probed at most that often, however hard monitors poll), for `HealthFastPath` and this
+controller alike."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import msgspec
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
@@ -23,17 +29,55 @@ class HealthController(Controller):
         summary="Gateway and backend health",
         description=(
             "200 when the backend can serve requests, 503 when it cannot (for vLLM, its `GET /health` "
-            "is probed and the answer cached for HEALTH_CACHE_SECONDS). `backends` lists each server "
+            "is probed; the report is reused for HEALTH_CACHE_SECONDS). `backends` lists each server "
             "(each vLLM of VOXTRAL_BACKENDS, with its pool state; or the embedded engine): ready when "
             "at least one is. Never rate limited."
         ),
         responses={503: ResponseSpec(data_container=HealthResponse, description="The backend is not ready.")},
     )
-    async def health(self, runtime: Runtime) -> Response[HealthResponse]:
+    async def health(self, health_reporter: HealthReporter) -> Response[HealthResponse]:
         # Served by `HealthFastPath` ahead of the framework; this handler documents the route and
-        # answers when the fast path hands over (while the worker drains).
-        status, body = await health_report(runtime)
-        return Response(body, status_code=status)
+        # answers when the fast path hands over.
+        report = await health_reporter.report()
+        return Response(report.body, status_code=report.status, media_type="application/json")
+
+
+class EncodedHealth(msgspec.Struct, frozen=True):
+    status: int
+    """200 when the backend can serve, else 503."""
+    body: bytes
+    """The `HealthResponse`, as JSON."""
+
+
+class HealthReporter:
+    """The health report, built at most once per `cache_seconds` (HEALTH_CACHE_SECONDS; 0: every time).
+    Concurrent callers while it is being built share that one build."""
+
+    def __init__(self, runtime: Runtime, cache_seconds: float):
+        self._runtime = runtime
+        self._cache_seconds = cache_seconds
+        self._cached: tuple[float, EncodedHealth] | None = None
+        self._building = asyncio.Lock()
+
+    def _fresh(self) -> EncodedHealth | None:
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
+            return cached[1]
+        return None
+
+    async def report(self) -> EncodedHealth:
+        if (fresh := self._fresh()) is not None:
+            return fresh
+        async with self._building:
+            if (fresh := self._fresh()) is not None:
+                return fresh
+            status, body = await health_report(self._runtime)
+            report = EncodedHealth(status, _encoder.encode(body))
+            self._cached = (time.monotonic(), report)
+            return report
+
+
+_encoder = msgspec.json.Encoder()
 
 
 async def health_report(runtime: Runtime) -> tuple[int, HealthResponse]:
@@ -49,7 +93,7 @@ async def health_report(runtime: Runtime) -> tuple[int, HealthResponse]:
             model=backend.model_name,
             ready=state.ready,
             detail=state.detail,
-            url=getattr(backend, "base_url", None),
+            url=backend.base_url,
         ),
         backends=_servers(backend, state),
         admission=AdmissionStatus(
@@ -66,7 +110,7 @@ def _servers(backend: SpeechBackend, state: BackendHealth) -> list[BackendServer
     if not state.members:  # one engine in process
         return [
             BackendServerStatus(
-                url=getattr(backend, "base_url", None),
+                url=backend.base_url,
                 state="healthy" if state.ready else "unhealthy",
                 ready=state.ready,
                 detail=state.detail,

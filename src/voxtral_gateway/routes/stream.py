@@ -20,7 +20,7 @@ from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.error_wire import refusal_close_code
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.stream import ErrorMessage
-from voxtral_gateway.streaming import Close, Inbound, StreamSession, stream_config
+from voxtral_gateway.streaming import Close, Inbound, StreamSession
 from voxtral_gateway.streaming.session import CLOSE_NORMAL
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ async def _refuse(socket: WebSocket, exc: GatewayError) -> None:
 
 
 async def _serve(socket: WebSocket, runtime: Runtime, identity: str) -> None:
-    config = stream_config(runtime.settings)
+    config = runtime.stream_config
     session = StreamSession(
         session_id=secrets.token_hex(8),
         config=config,

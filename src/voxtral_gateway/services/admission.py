@@ -12,20 +12,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import msgspec
-
 from voxtral_gateway.errors import Overloaded
 from voxtral_gateway.observability import metrics
+from voxtral_gateway.settings import AdmissionLimits
 
 # Weight of the newest observation in the moving average of slot hold times.
 _SMOOTHING = 0.2
 _MAX_RETRY_AFTER_SECONDS = 60
-
-
-class AdmissionLimits(msgspec.Struct, kw_only=True, frozen=True):
-    max_in_flight: int
-    queue_limit: int
-    max_wait_seconds: float
 
 
 class AdmissionGate:

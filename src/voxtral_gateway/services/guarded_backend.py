@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends.base import BackendHealth, SpeechBackend, Transcript, TranscriptionOptions
@@ -51,15 +50,13 @@ class GuardedBackend(SpeechBackend):
     def max_audio_seconds(self) -> float | None:
         return self.inner.max_audio_seconds
 
+    @property  # type: ignore[override]
+    def base_url(self) -> str | None:
+        return self.inner.base_url
+
     @property
     def supported_languages(self) -> frozenset[str] | None:
         return self.inner.supported_languages
-
-    def __getattr__(self, name: str) -> Any:
-        # What only some engines have (the pool's `base_url`, `members`).
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     async def start(self) -> None:
         await self.inner.start()

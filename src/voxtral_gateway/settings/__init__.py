@@ -1,6 +1,47 @@
-"""Typed settings, read once from the environment and an optional TOML file."""
+"""Typed settings, read once from the environment and an optional TOML file, one group per component."""
 
+from voxtral_gateway.settings._backends import BackendURLs
 from voxtral_gateway.settings._loader import SettingsError, load_settings
-from voxtral_gateway.settings._model import BackendKind, Settings
+from voxtral_gateway.settings._model import (
+    MIB,
+    SETTING_NAMES,
+    AdmissionLimits,
+    AuthSettings,
+    BackendKind,
+    EmbeddedSettings,
+    LimitSettings,
+    ObservabilitySettings,
+    RateLimitSettings,
+    ServerSettings,
+    Settings,
+    StreamSettings,
+    VLLMSettings,
+    WorkSettings,
+)
+from voxtral_gateway.settings._networks import IPNetwork, TrustedProxies
+from voxtral_gateway.settings._timeouts import RouteKind, TimeoutSettings, UpstreamTimeouts
 
-__all__ = ["BackendKind", "Settings", "SettingsError", "load_settings"]
+__all__ = [
+    "MIB",
+    "SETTING_NAMES",
+    "AdmissionLimits",
+    "AuthSettings",
+    "BackendKind",
+    "BackendURLs",
+    "EmbeddedSettings",
+    "IPNetwork",
+    "LimitSettings",
+    "ObservabilitySettings",
+    "RateLimitSettings",
+    "RouteKind",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "StreamSettings",
+    "TimeoutSettings",
+    "TrustedProxies",
+    "UpstreamTimeouts",
+    "VLLMSettings",
+    "WorkSettings",
+    "load_settings",
+]

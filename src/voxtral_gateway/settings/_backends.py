@@ -1,4 +1,4 @@
-"""VOXTRAL_BACKENDS: the base URLs of several vLLM servers, checked when the settings are read."""
+"""VOXTRAL_BACKENDS: the base URLs of several vLLM servers, parsed when the settings are read."""
 
 from __future__ import annotations
 
@@ -29,3 +29,28 @@ def parse_backend_urls(value: str | Sequence[str]) -> list[str]:
             raise ValueError(f"{raw!r} is listed twice")
         urls.append(url)
     return urls
+
+
+class BackendURLs:
+    """The parsed VOXTRAL_BACKENDS: normalised base URLs, empty when unset."""
+
+    __slots__ = ("urls",)
+
+    def __init__(self, urls: Sequence[str] = ()):
+        self.urls: tuple[str, ...] = tuple(urls)
+
+    @classmethod
+    def parse(cls, value: str | Sequence[str]) -> BackendURLs:
+        return cls(parse_backend_urls(value))
+
+    def __bool__(self) -> bool:
+        return bool(self.urls)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BackendURLs) and other.urls == self.urls
+
+    def __hash__(self) -> int:
+        return hash(self.urls)
+
+    def __repr__(self) -> str:
+        return f"BackendURLs({list(self.urls)})"

@@ -1,4 +1,7 @@
-"""Build `Settings` from `config/*.toml` and the environment (the environment wins)."""
+"""Build `Settings` from `config/*.toml` and the environment (the environment wins).
+
+Both use the flat names (`VOXTRAL_HOST`, `voxtral_host`); each is routed to its group here, and the
+values that need parsing (VOXTRAL_BACKENDS, TRUSTED_PROXIES) are parsed once, into their types."""
 
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ from typing import Any
 
 import msgspec
 
-from voxtral_gateway.settings._model import Settings
+from voxtral_gateway.settings._backends import BackendURLs
+from voxtral_gateway.settings._model import SETTING_NAMES, Settings
+from voxtral_gateway.settings._networks import TrustedProxies
 
 CONFIG_FILE_VARIABLE = "VOXTRAL_GATEWAY_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/gateway.toml")
-_FIELD_IN_PATH = re.compile(r"`\$\.(\w+)`")
+_SETTING_IN_PATH = re.compile(r"`\$\.(?:\w+\.)?(\w+)`")
 
 
 class SettingsError(ValueError):
@@ -28,8 +33,7 @@ def _from_toml(path: Path) -> dict[str, Any]:
             table = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
-    known = set(Settings.__struct_fields__)
-    unknown = sorted(set(table) - known)
+    unknown = sorted(set(table) - set(SETTING_NAMES))
     if unknown:
         raise SettingsError(f"unknown settings in {path}: {', '.join(unknown)}")
     return table
@@ -37,11 +41,31 @@ def _from_toml(path: Path) -> dict[str, Any]:
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     values: dict[str, str] = {}
-    for field in Settings.__struct_fields__:
-        raw = environ.get(field.upper())
+    for name in SETTING_NAMES:
+        raw = environ.get(name.upper())
         if raw is not None and raw.strip() != "":
-            values[field] = raw.strip()
+            values[name] = raw.strip()
     return values
+
+
+def _grouped(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat names → `{group: {name: value}}`, the shape `Settings` decodes from."""
+    grouped: dict[str, Any] = {}
+    for name, value in values.items():
+        group = SETTING_NAMES[name]
+        if group is None:
+            grouped[name] = value
+        else:
+            grouped.setdefault(group, {})[name] = value
+    return grouped
+
+
+def _parsed(kind: type, value: Any) -> Any:
+    if kind is BackendURLs:
+        return BackendURLs.parse(value)
+    if kind is TrustedProxies:
+        return TrustedProxies.parse(value)
+    raise NotImplementedError(kind)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,9 +79,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values.update(_from_toml(DEFAULT_CONFIG_FILE))
     values.update(_from_environment(environ))
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        return msgspec.convert(_grouped(values), Settings, strict=False, dec_hook=_parsed)
     except msgspec.ValidationError as exc:
-        match = _FIELD_IN_PATH.search(str(exc))
+        match = _SETTING_IN_PATH.search(str(exc))
         variable = match.group(1).upper() if match else "a setting"
         raw = values.get(match.group(1)) if match else None
         reason = str(exc).split(" - at ")[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from voxtral_gateway.audio.vad import EndpointRules
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import StreamSettings
 
 
 class StreamConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -36,17 +36,17 @@ class StreamConfig(msgspec.Struct, kw_only=True, frozen=True):
     overloaded_max_wait_seconds: float = 30.0
 
 
-def stream_config(settings: Settings) -> StreamConfig:
-    """The stream configuration the settings describe."""
+def stream_config(settings: StreamSettings) -> StreamConfig:
+    """The stream configuration the STREAM_* settings describe."""
     return StreamConfig(
         endpoint=EndpointRules(
-            silence_seconds=settings.stream_silence_seconds,
-            max_region_seconds=settings.stream_max_utterance_seconds,
+            silence_seconds=settings.silence_seconds,
+            max_region_seconds=settings.max_utterance_seconds,
         ),
-        partial_interval_seconds=settings.stream_partial_interval_seconds,
-        max_message_bytes=settings.stream_max_message_bytes,
-        idle_timeout_seconds=settings.stream_idle_timeout_seconds,
-        max_audio_seconds=settings.stream_max_audio_seconds,
-        reorder_window=settings.stream_reorder_window,
-        max_buffered_seconds=settings.stream_max_buffered_seconds,
+        partial_interval_seconds=settings.partial_interval_seconds,
+        max_message_bytes=settings.max_message_bytes,
+        idle_timeout_seconds=settings.idle_timeout_seconds,
+        max_audio_seconds=settings.max_audio_seconds,
+        reorder_window=settings.reorder_window,
+        max_buffered_seconds=settings.max_buffered_seconds,
     )
