@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from voxtral_gateway.app import create_app
 from voxtral_gateway.auth import ApiKeyFile, new_key, write_keys_file
 from voxtral_gateway.auth._keys import new_record
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import load_settings
 
 _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 # Media type and a lower bound on the size of each kind of asset (Swagger UI's bundle is ~1.5 MB).
@@ -22,7 +22,7 @@ _EXPECTED = {".js": ("text/javascript", 100_000), ".css": ("text/css", 50_000), 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     # No lifespan: serving the docs needs neither the backend nor the pools.
-    yield TestClient(create_app(Settings(api_keys_file=None, rate_limit_enabled=False)))
+    yield TestClient(create_app(load_settings({"RATE_LIMIT_ENABLED": "false"})))
 
 
 @pytest.mark.parametrize("path", ["/docs", "/docs/"])
@@ -75,7 +75,7 @@ def test_assets_are_not_in_the_openapi_document(client: TestClient):
 def test_docs_and_their_assets_need_no_api_key(tmp_path: Path):
     keys_file = tmp_path / "api_keys.json"
     write_keys_file(keys_file, ApiKeyFile(keys=[new_record("alice", new_key())]))
-    app = create_app(Settings(api_keys_file=str(keys_file), rate_limit_enabled=False))
+    app = create_app(load_settings({"API_KEYS_FILE": str(keys_file), "RATE_LIMIT_ENABLED": "false"}))
     keyed = TestClient(app)  # no lifespan: as for `client`
     assert keyed.post("/transcribe/", json={}).status_code == 401  # keys are enforced
     page = keyed.get("/docs")
