@@ -14,9 +14,11 @@ from voxtral_gateway.ratelimit import AccessControl
 from voxtral_gateway.services.admission import AdmissionGate, AdmissionLimits
 from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
+from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
+from voxtral_gateway.streaming import stream_config
 
 
 class Runtime:
@@ -57,6 +59,16 @@ class Runtime:
                 concurrency=settings.segment_concurrency,
                 retries=settings.segment_retries,
             ),
+        )
+        self.live = LiveTranscription(
+            LiveCollaborators(
+                backend=self.backend,
+                cpu_pool=self.decode_pool,
+                audio_limits=self.audio_limits,
+                check_language=self.transcription.check_language,
+                language_of=self.transcription.language_of,
+            ),
+            stream_config(settings),
         )
         self.understanding = UnderstandingService(
             self.backend,
