@@ -2,7 +2,7 @@
 
 Two ways in, one set of rules:
 - `speech_regions(samples)` for a whole clip (e.g. to cut long audio into utterance-sized pieces);
-- `FrameVad` + `Endpointer` for live audio fed piece by piece (the streaming segmenter).
+- `FrameVad` + `Endpointer` for live audio fed piece by piece (the live session's segmenter, `services/live/segmenter.py`).
 
 A region opens when a few of the last frames are voiced, ends after `silence_seconds` without speech,
 keeps `padding_seconds` of context on both sides, is dropped when it holds too little voiced audio
