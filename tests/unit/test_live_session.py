@@ -124,10 +124,16 @@ async def test_pcm_in_pieces_gives_one_final_per_utterance_in_order_then_done(mu
 
 
 async def test_a_language_the_backend_does_not_take_is_refused_and_changes_nothing():
-    session = _session(NumberingBackend(), [])
+    events: list[LiveEvent] = []
+    session = _session(NumberingBackend(), events)
     with pytest.raises(InvalidRequest):
         session.set_language("xx")
-    assert session._language is None
+
+    async def receive() -> None:
+        pass
+
+    assert await session.run(receive) is None
+    assert len(events) == 1 and isinstance(events[0], Done) and events[0].language is None
 
 
 async def test_audio_past_the_limit_ends_the_session_after_finishing_what_was_taken(multi_pcm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voxtral_gateway.errors import AudioUndecodable, GatewayError, Overloaded, UpstreamTimeout
-from voxtral_gateway.routes.seed.stream_protocol import StartRequired, _error_message
+from voxtral_gateway.routes.seed.stream_protocol import StartRequired, error_message
 from voxtral_gateway.services.live import Error, limits
 from voxtral_gateway.streaming.config import StreamConfig
 
@@ -46,13 +46,13 @@ CONFIG = StreamConfig(idle_timeout_seconds=30, max_message_bytes=1 << 20, max_au
     ],
 )
 def test_a_fatal_error_keeps_its_code_text_and_close_code(error, code, close_code, message):
-    wire = _error_message(Error(error=error, fatal=True, mark=4))
+    wire = error_message(Error(error=error, fatal=True, mark=4))
     assert (wire.code, wire.close_code, wire.severity, wire.chunk_id) == (code, close_code, "fatal", 4)
     assert wire.message == (message or error.message)
 
 
 def test_a_failed_segment_is_an_error_naming_the_segment_and_the_stream_goes_on():
-    wire = _error_message(Error(error=UpstreamTimeout("the model took too long"), segment_id=3, mark=9))
+    wire = error_message(Error(error=UpstreamTimeout("the model took too long"), segment_id=3, mark=9))
     assert wire.severity == "error" and wire.close_code is None
     assert (wire.code, wire.segment_id, wire.chunk_id) == ("upstream_timeout", 3, 9)
     assert wire.message == "segment 3 could not be transcribed: the model took too long"

@@ -300,7 +300,7 @@ class SeedStream:
                 missing_chunk_ids=list(self._sequencer.missing),
                 failed_segment_ids=event.failed_segment_ids,
             )
-        return _error_message(event)
+        return error_message(event)
 
     def _send(self, message: ServerMessage) -> None:
         if not self._aborted:
@@ -321,7 +321,8 @@ class SeedStream:
         }
 
 
-def _error_message(event: Error) -> ErrorMessage:
+def error_message(event: Error) -> ErrorMessage:
+    """The seed's `error` message for an error event (a fatal one carries its close code)."""
     error = event.error
     if event.fatal:
         return ErrorMessage(
