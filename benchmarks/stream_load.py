@@ -48,7 +48,7 @@ from benchmarks._report import Row, print_rows  # noqa: E402
 from benchmarks._servers import DEFAULT_SPEED, gateway, standin_vllm  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
 from voxtral_gateway.audio.vad import FRAME_SECONDS, EndpointRules  # noqa: E402
-from voxtral_gateway.streaming.stats import LatencyHistogram  # noqa: E402
+from voxtral_gateway.services.live.stats import LatencyHistogram  # noqa: E402
 
 CHUNK_SECONDS = 0.5
 RULES = EndpointRules()

@@ -27,7 +27,7 @@ from voxtral_gateway.routes.openai import (
     ChatCompletionsController,
     ModelsController,
 )
-from voxtral_gateway.routes.stream import stream_transcribe
+from voxtral_gateway.routes.seed.stream import stream_transcribe
 from voxtral_gateway.routes.transcribe import TranscribeController
 from voxtral_gateway.routes.understand import UnderstandController
 from voxtral_gateway.runtime import Runtime

@@ -14,10 +14,11 @@ from voxtral_gateway.ratelimit import AccessControl
 from voxtral_gateway.services.admission import AdmissionGate
 from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
+from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
+from voxtral_gateway.services.live.config import StreamConfig, stream_config
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
-from voxtral_gateway.streaming.config import StreamConfig, stream_config
 
 
 class Runtime:
@@ -52,6 +53,16 @@ class Runtime:
                 concurrency=work.segment_concurrency,
                 retries=work.segment_retries,
             ),
+        )
+        self.live = LiveTranscription(
+            LiveCollaborators(
+                backend=self.backend,
+                cpu_pool=self.decode_pool,
+                audio_limits=self.audio_limits,
+                check_language=self.transcription.check_language,
+                language_of=self.transcription.language_of,
+            ),
+            self.stream_config,
         )
         self.understanding = UnderstandingService(
             self.backend,

@@ -9,10 +9,10 @@ import pytest
 
 from tests.audio_fixtures import FixtureSet
 from voxtral_gateway.audio import AudioLimits, decode_audio
+from voxtral_gateway.audio.stream.codecs import UnsupportedStreamFormat
+from voxtral_gateway.audio.stream.containers.matroska import _unlace
+from voxtral_gateway.audio.stream.decoder import AudioStreamDecoder
 from voxtral_gateway.errors import AudioRejected, AudioUndecodable
-from voxtral_gateway.streaming.codecs import UnsupportedStreamFormat
-from voxtral_gateway.streaming.containers.matroska import _unlace
-from voxtral_gateway.streaming.decoder import AudioStreamDecoder
 
 RATE = 16_000
 LIMITS = AudioLimits(max_bytes=1 << 30, max_duration_seconds=3600)

@@ -13,7 +13,7 @@ from voxtral_gateway.schemas.stream import (
     StartStream,
     parse_client_message,
 )
-from voxtral_gateway.streaming.stats import LatencyHistogram
+from voxtral_gateway.services.live.stats import LatencyHistogram
 
 
 def test_the_seed_chunk_message_needs_no_type():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxtral_gateway.streaming.ordering import ChunkSequencer
+from voxtral_gateway.routes.seed.stream_ordering import ChunkSequencer
 
 
 def _ids(released) -> list[int]:

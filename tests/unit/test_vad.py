@@ -11,7 +11,7 @@ import pytest
 
 from tests.audio_fixtures import FixtureSet
 from voxtral_gateway.audio.vad import EndpointRules, speech_regions
-from voxtral_gateway.streaming.segmenter import Utterance, UtteranceSegmenter
+from voxtral_gateway.services.live.segmenter import Utterance, UtteranceSegmenter
 
 RATE = 16_000
 

@@ -13,6 +13,7 @@ import msgspec
 import numpy as np
 import structlog
 
+from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
 from voxtral_gateway.audio.resample import MonoResampler
 from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
 from voxtral_gateway.audio.wav_header import declared_wav_seconds
@@ -20,22 +21,11 @@ from voxtral_gateway.errors import AudioRejected, AudioTooLong, AudioUndecodable
 
 log = structlog.get_logger(__name__)
 
-TARGET_RATE = 16_000
 # A decode shorter than the container declared by more than this is a truncated file.
 _TRUNCATION_TOLERANCE_SECONDS = 0.5
 _TRUNCATION_TOLERANCE_RATIO = 0.10
 # One second per output frame: ~1 frame object and copy per second of audio instead of ~40.
-_OUTPUT_FRAME_SAMPLES = TARGET_RATE
-
-
-class AudioLimits(msgspec.Struct, kw_only=True, frozen=True):
-    max_bytes: int
-    max_duration_seconds: float
-    min_sample_rate: int = 8_000
-    max_sample_rate: int = 48_000
-    max_channels: int = 2
-    field: str = "audio_file"
-    """The request field the audio came from, named in every error message."""
+_OUTPUT_FRAME_SAMPLES = TARGET_SAMPLE_RATE
 
 
 class SourceInfo(msgspec.Struct, kw_only=True, frozen=True):
@@ -137,7 +127,7 @@ def _decode_container(
         declared_duration_seconds=_declared_duration(container, stream),
         size_bytes=len(data),
     )
-    _check_format(source, limits)
+    check_source_format(source.sample_rate, source.channels, limits)
     declared = source.declared_duration_seconds
     if container.format.name == "wav":
         # FFmpeg clamps a WAV's duration to the bytes present; the header tells if some are missing.
@@ -149,7 +139,7 @@ def _decode_container(
             details={"duration_seconds": round(declared, 3), "limit_seconds": limits.max_duration_seconds},
         )
     samples = _decode_samples(container, stream, label, declared, limits)
-    decoded_seconds = len(samples) / TARGET_RATE
+    decoded_seconds = len(samples) / TARGET_SAMPLE_RATE
     if len(samples) == 0:
         raise AudioRejected(f"{limits.field} contains no decodable audio ({label})", field=limits.field)
     if declared is not None and declared - decoded_seconds > max(
@@ -161,7 +151,7 @@ def _decode_container(
             field=limits.field,
             details={"declared_seconds": round(declared, 3), "decoded_seconds": round(decoded_seconds, 3)},
         )
-    return DecodedAudio(samples=samples, sample_rate=TARGET_RATE, source=source)
+    return DecodedAudio(samples=samples, sample_rate=TARGET_SAMPLE_RATE, source=source)
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
@@ -172,22 +162,6 @@ def _declared_duration(container: av.container.InputContainer, stream: av.AudioS
     return None
 
 
-def _check_format(source: SourceInfo, limits: AudioLimits) -> None:
-    if not limits.min_sample_rate <= source.sample_rate <= limits.max_sample_rate:
-        raise AudioRejected(
-            f"{limits.field} has a sample rate of {source.sample_rate} Hz; "
-            f"supported: {limits.min_sample_rate}–{limits.max_sample_rate} Hz",
-            field=limits.field,
-            details={"sample_rate": source.sample_rate},
-        )
-    if not 1 <= source.channels <= limits.max_channels:
-        raise AudioRejected(
-            f"{limits.field} has {source.channels} channels; supported: 1–{limits.max_channels}",
-            field=limits.field,
-            details={"channels": source.channels},
-        )
-
-
 def _decode_samples(
     container: av.container.InputContainer,
     stream: av.AudioStream,
@@ -195,10 +169,14 @@ def _decode_samples(
     declared: float | None,
     limits: AudioLimits,
 ) -> np.ndarray:
-    max_samples = math.ceil(limits.max_duration_seconds * TARGET_RATE)
-    capacity = math.ceil(declared * TARGET_RATE * 1.02) + TARGET_RATE if declared else 30 * TARGET_RATE
-    sink = _SampleSink(min(capacity, max_samples + TARGET_RATE), max_samples, limits)
-    resampler = MonoResampler(TARGET_RATE, _OUTPUT_FRAME_SAMPLES)
+    max_samples = math.ceil(limits.max_duration_seconds * TARGET_SAMPLE_RATE)
+    capacity = (
+        math.ceil(declared * TARGET_SAMPLE_RATE * 1.02) + TARGET_SAMPLE_RATE
+        if declared
+        else 30 * TARGET_SAMPLE_RATE
+    )
+    sink = _SampleSink(min(capacity, max_samples + TARGET_SAMPLE_RATE), max_samples, limits)
+    resampler = MonoResampler(TARGET_SAMPLE_RATE, _OUTPUT_FRAME_SAMPLES)
     try:
         for frame in container.decode(stream):
             for chunk in resampler.push(frame):
@@ -215,7 +193,7 @@ def _decode_samples(
                 f"{limits.field} could not be decoded as {label}: {_reason(exc)}", field=limits.field
             ) from exc
         raise AudioRejected(
-            f"{limits.field} is corrupt after {sink.written / TARGET_RATE:.2f} s of {label}: {_reason(exc)}",
+            f"{limits.field} is corrupt after {sink.written / TARGET_SAMPLE_RATE:.2f} s of {label}: {_reason(exc)}",
             field=limits.field,
         ) from exc
     return sink.samples()

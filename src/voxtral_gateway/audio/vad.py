@@ -2,7 +2,7 @@
 
 Two ways in, one set of rules:
 - `speech_regions(samples)` for a whole clip (e.g. to cut long audio into utterance-sized pieces);
-- `FrameVad` + `Endpointer` for live audio fed piece by piece (the streaming segmenter).
+- `FrameVad` + `Endpointer` for live audio fed piece by piece (the live session's segmenter, `services/live/segmenter.py`).
 
 A region opens when a few of the last frames are voiced, ends after `silence_seconds` without speech,
 keeps `padding_seconds` of context on both sides, is dropped when it holds too little voiced audio
@@ -20,6 +20,8 @@ from typing import Literal
 import msgspec
 import numpy as np
 import webrtcvad
+
+from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE
 
 FRAME_SECONDS = 0.03
 """WebRTC's VAD classifies 10, 20 or 30 ms frames; 30 ms costs the fewest calls."""
@@ -73,7 +75,7 @@ class FrameVad:
     """WebRTC VAD over consecutive frames of 16-bit mono PCM of one stream (it adapts to the noise
     floor as it goes, so use one per stream)."""
 
-    def __init__(self, sample_rate: int = 16_000, aggressiveness: int = 2):
+    def __init__(self, sample_rate: int = TARGET_SAMPLE_RATE, aggressiveness: int = 2):
         if sample_rate not in VAD_SAMPLE_RATES:
             raise ValueError(f"the VAD runs at {VAD_SAMPLE_RATES} Hz, not {sample_rate} Hz")
         self.sample_rate = sample_rate
@@ -208,7 +210,7 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
 
 
 def speech_regions(
-    samples: np.ndarray, sample_rate: int = 16_000, rules: EndpointRules | None = None
+    samples: np.ndarray, sample_rate: int = TARGET_SAMPLE_RATE, rules: EndpointRules | None = None
 ) -> list[tuple[float, float]]:
     """(start, end) seconds of each speech region of a whole mono clip (float32 in [-1, 1] or int16),
     in order, each at most `rules.max_region_seconds` long. Runs at about 5000× real time."""

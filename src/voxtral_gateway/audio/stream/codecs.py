@@ -9,14 +9,13 @@ import av
 import numpy as np
 import structlog
 
-from voxtral_gateway.audio import AudioLimits
+from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
+from voxtral_gateway.audio.stream.containers.wav import SampleFormat
 from voxtral_gateway.audio.vad import to_pcm16
 from voxtral_gateway.errors import AudioRejected, AudioUndecodable
-from voxtral_gateway.streaming.containers.wav import SampleFormat
 
 log = structlog.get_logger(__name__)
 
-TARGET_RATE = 16_000
 EMPTY = np.empty(0, dtype=np.int16)
 _LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _MAX_CONSECUTIVE_ERRORS = 25
@@ -28,21 +27,6 @@ class UnsupportedStreamFormat(AudioUndecodable):
     code = "unsupported_stream_format"
 
 
-def check_source(sample_rate: int, channels: int, limits: AudioLimits) -> None:
-    """The same sample-rate and channel limits as uploaded files."""
-    if not limits.min_sample_rate <= sample_rate <= limits.max_sample_rate:
-        raise AudioRejected(
-            f"the stream's sample rate is {sample_rate} Hz; supported: "
-            f"{limits.min_sample_rate}–{limits.max_sample_rate} Hz",
-            details={"sample_rate": sample_rate},
-        )
-    if not 1 <= channels <= limits.max_channels:
-        raise AudioRejected(
-            f"the stream has {channels} channels; supported: 1–{limits.max_channels}",
-            details={"channels": channels},
-        )
-
-
 class Resampled:
     """Frames of any format, rate and layout → 16 kHz mono int16; one per source format.
 
@@ -50,7 +34,7 @@ class Resampled:
     numpy, and the others are joined into one frame per batch before one resampler call."""
 
     def __init__(self, skip_samples: int = 0) -> None:
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TARGET_RATE)
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TARGET_SAMPLE_RATE)
         self._skip = skip_samples
 
     def frames(self, frames: Iterable[av.AudioFrame]) -> list[np.ndarray]:
@@ -63,7 +47,7 @@ class Resampled:
             f.format.name == fmt and f.sample_rate == first.sample_rate for f in frames
         ):
             arrays = [_planes(frame) for frame in frames]
-            if first.sample_rate == TARGET_RATE:
+            if first.sample_rate == TARGET_SAMPLE_RATE:
                 return self._skipped([_mono_pcm16(array, fmt, first.layout.nb_channels) for array in arrays])
             if len(frames) > 1:
                 joined = av.AudioFrame.from_ndarray(
@@ -77,7 +61,7 @@ class Resampled:
                 converted = self._resampler.resample(frame)
             except ValueError:  # the source's rate or layout changed mid-stream (files joined)
                 out += [f.to_ndarray().reshape(-1) for f in self._resampler.resample(None)]
-                self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TARGET_RATE)
+                self._resampler = av.AudioResampler(format="s16", layout="mono", rate=TARGET_SAMPLE_RATE)
                 converted = self._resampler.resample(frame)
             out += [resampled.to_ndarray().reshape(-1) for resampled in converted]
         return self._skipped(out)
@@ -183,10 +167,10 @@ class PacketCodec:
             return []
         self._consecutive_errors = 0
         if frames and self._skip_source:
-            self._output.skip(round(self._skip_source * TARGET_RATE / frames[0].sample_rate))
+            self._output.skip(round(self._skip_source * TARGET_SAMPLE_RATE / frames[0].sample_rate))
             self._skip_source = 0
         if frames and not self._checked and self.limits is not None:
-            check_source(frames[0].sample_rate, frames[0].layout.nb_channels, self.limits)
+            check_source_format(frames[0].sample_rate, frames[0].layout.nb_channels, self.limits, stream=True)
             self._checked = True
         return frames
 
@@ -204,7 +188,7 @@ class PcmFrames:
         self._width = {"u8": 1, "s16": 2, "s24": 3, "s32": 4, "f32": 4, "f64": 8}[sample_format]
         self._frame_bytes = self._width * channels
         self._leftover = b""
-        self._direct = sample_format == "s16" and channels == 1 and sample_rate == TARGET_RATE
+        self._direct = sample_format == "s16" and channels == 1 and sample_rate == TARGET_SAMPLE_RATE
         self._output = None if self._direct else Resampled()
 
     def feed(self, data: bytes) -> list[np.ndarray]:

@@ -7,6 +7,7 @@ from collections import deque
 import msgspec
 import numpy as np
 
+from voxtral_gateway.audio import TARGET_SAMPLE_RATE
 from voxtral_gateway.audio.vad import (
     Endpointer,
     EndpointRules,
@@ -15,7 +16,6 @@ from voxtral_gateway.audio.vad import (
     RegionDropped,
     RegionOpened,
 )
-from voxtral_gateway.streaming.codecs import TARGET_RATE
 
 
 class UtteranceOpened(msgspec.Struct, frozen=True):
@@ -31,18 +31,19 @@ class Utterance(msgspec.Struct, frozen=True):
     end_sample: int
     samples: np.ndarray
     """int16 at 16 kHz (a copy: the segmenter's buffer moves on)."""
-    last_chunk_id: int | None
-    """The chunk that carried the utterance's last sample."""
+    last_mark: int | None
+    """The mark (a protocol's chunk id or frame number) of the input that carried the utterance's last
+    sample."""
     reason: str
     """Why it ended: `silence`, `max_length` or `end_of_audio`."""
 
     @property
     def start(self) -> float:
-        return self.start_sample / TARGET_RATE
+        return self.start_sample / TARGET_SAMPLE_RATE
 
     @property
     def end(self) -> float:
-        return self.end_sample / TARGET_RATE
+        return self.end_sample / TARGET_SAMPLE_RATE
 
 
 class UtteranceDropped(msgspec.Struct, frozen=True):
@@ -57,7 +58,7 @@ SegmenterEvent = UtteranceOpened | Utterance | UtteranceDropped
 class _SampleWindow:
     """The stream's samples from some absolute index on, in one growable array."""
 
-    def __init__(self, capacity: int = TARGET_RATE) -> None:
+    def __init__(self, capacity: int = TARGET_SAMPLE_RATE) -> None:
         self._initial = capacity
         self._data = np.empty(capacity, dtype=np.int16)
         self._offset = 0  # where sample `start` sits in `_data`
@@ -102,11 +103,11 @@ class UtteranceSegmenter:
     """Push 16 kHz mono int16 samples as they are decoded; get utterances as soon as they end."""
 
     def __init__(self, rules: EndpointRules):
-        self._vad = FrameVad(TARGET_RATE, rules.aggressiveness)
+        self._vad = FrameVad(TARGET_SAMPLE_RATE, rules.aggressiveness)
         self._endpointer = Endpointer(rules)
         self._frame = self._vad.frame_samples
         self._window = _SampleWindow()
-        self._chunks: deque[tuple[int, int]] = deque()  # (end sample, chunk id)
+        self._marks: deque[tuple[int, int]] = deque()  # (end sample, mark)
         self._next_segment = 1
         self._open: int | None = None  # segment id of the utterance in progress
 
@@ -134,12 +135,12 @@ class UtteranceSegmenter:
             return np.empty(0, dtype=np.int16)
         return self._window.view(segment[1], self._window.end).copy()
 
-    def push(self, samples: np.ndarray, chunk_id: int | None = None) -> list[SegmenterEvent]:
+    def push(self, samples: np.ndarray, mark: int | None = None) -> list[SegmenterEvent]:
         if len(samples) == 0:
             return []
         self._window.append(samples)
-        if chunk_id is not None:
-            self._chunks.append((self._window.end, chunk_id))
+        if mark is not None:
+            self._marks.append((self._window.end, mark))
         vad_from = self._endpointer.frames * self._frame
         whole = (self._window.end - vad_from) // self._frame * self._frame
         if whole == 0:
@@ -172,7 +173,7 @@ class UtteranceSegmenter:
                         start_sample=start,
                         end_sample=end,
                         samples=self._window.view(start, end).copy(),
-                        last_chunk_id=self._chunk_at(end),
+                        last_mark=self._mark_at(end),
                         reason=event.reason,
                     )
                 )
@@ -183,14 +184,14 @@ class UtteranceSegmenter:
                 self._open = None
         return events
 
-    def _chunk_at(self, end_sample: int) -> int | None:
-        for chunk_end, chunk_id in self._chunks:
-            if chunk_end >= end_sample:
-                return chunk_id
-        return self._chunks[-1][1] if self._chunks else None
+    def _mark_at(self, end_sample: int) -> int | None:
+        for mark_end, mark in self._marks:
+            if mark_end >= end_sample:
+                return mark
+        return self._marks[-1][1] if self._marks else None
 
     def _trim(self) -> None:
         keep = self._endpointer.keep_from * self._frame
         self._window.drop_before(keep)
-        while len(self._chunks) > 1 and self._chunks[0][0] <= keep:
-            self._chunks.popleft()
+        while len(self._marks) > 1 and self._marks[0][0] <= keep:
+            self._marks.popleft()

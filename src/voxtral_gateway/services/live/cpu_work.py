@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import Overloaded
-from voxtral_gateway.streaming.config import StreamConfig
+from voxtral_gateway.services.live.config import StreamConfig
 
 T = TypeVar("T")
 
@@ -25,7 +25,9 @@ class CpuWork:
 
     async def run(self, size: int, func: Callable[..., T], *args: Any) -> T:
         """`func(*args)` for `size` bytes of input: inline if predicted under `inline_budget_seconds`
-        (a thread hop costs more than that), else in the decode pool, waiting while it is full."""
+        (a thread hop costs more than that), else in the decode pool, retrying every
+        `overloaded_retry_seconds` while it is full. Raises the pool's `Overloaded` once it has stayed
+        full for `overloaded_max_wait_seconds`."""
         config = self._config
         inline = (
             size <= config.inline_decode_bytes
@@ -35,15 +37,21 @@ class CpuWork:
         if inline:
             result = timed()
         else:
-            while True:
-                try:
-                    result = await self._pool.run(timed)
-                    break
-                except Overloaded:
-                    await asyncio.sleep(config.overloaded_retry_seconds)
+            result = await self._in_pool(timed)
         if size:
             self.seconds_per_byte = 0.7 * self.seconds_per_byte + 0.3 * timed.elapsed / size
         return result
+
+    async def _in_pool(self, timed: _Timed) -> Any:
+        config = self._config
+        give_up = time.monotonic() + config.overloaded_max_wait_seconds
+        while True:
+            try:
+                return await self._pool.run(timed)
+            except Overloaded:
+                if time.monotonic() + config.overloaded_retry_seconds > give_up:
+                    raise
+                await asyncio.sleep(config.overloaded_retry_seconds)
 
 
 class _Timed:

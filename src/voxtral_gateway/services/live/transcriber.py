@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 import structlog
 
-from voxtral_gateway.audio import DecodedAudio, SourceInfo
+from voxtral_gateway.audio import TARGET_SAMPLE_RATE, DecodedAudio, SourceInfo
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, Overloaded
-from voxtral_gateway.schemas.stream import ErrorMessage, FinalMessage, PartialMessage, ServerMessage
-from voxtral_gateway.streaming.codecs import TARGET_RATE
-from voxtral_gateway.streaming.config import StreamConfig
-from voxtral_gateway.streaming.finals import OrderedFinals
-from voxtral_gateway.streaming.segmenter import Utterance, UtteranceDropped, UtteranceSegmenter
+from voxtral_gateway.services.live.config import StreamConfig
+from voxtral_gateway.services.live.events import Error, Final, LiveEvent, Partial
+from voxtral_gateway.services.live.finals import OrderedFinals
+from voxtral_gateway.services.live.segmenter import Utterance, UtteranceDropped, UtteranceSegmenter
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +34,7 @@ class UtteranceTranscriber:
         backend: SpeechBackend,
         config: StreamConfig,
         segmenter: UtteranceSegmenter,
-        send: Callable[[ServerMessage], None],
+        send: Callable[[LiveEvent], None],
         source: Callable[[np.ndarray], SourceInfo],
         session_id: str,
         language_of: Callable[[Transcript, TranscriptionOptions], Awaitable[str | None]],
@@ -64,7 +63,7 @@ class UtteranceTranscriber:
     @property
     def buffered_seconds(self) -> float:
         """Audio of utterances whose final has not been transcribed yet."""
-        return self._buffered_samples / TARGET_RATE
+        return self._buffered_samples / TARGET_SAMPLE_RATE
 
     def on_segments(self, events: list[Any]) -> None:
         """Start a final for each finished utterance; account for dropped ones."""
@@ -113,14 +112,14 @@ class UtteranceTranscriber:
             text = transcript.text.strip()
             language = await self._language_of(transcript)
             self.finals.final(
-                FinalMessage(
+                Final(
                     segment_id=utterance.segment_id,
                     start=round(utterance.start, 3),
                     end=round(utterance.end, 3),
                     text=text,
                     language=language,
                     confidence=transcript.confidence,
-                    chunk_id=utterance.last_chunk_id,
+                    mark=utterance.last_mark,
                     backend_ms=round(backend_ms, 2),
                 )
             )
@@ -133,12 +132,7 @@ class UtteranceTranscriber:
         log.warning("stream_segment_failed", session_id=self._session_id, code=exc.code, error=exc.message)
         self.finals.failed_segment(
             utterance.segment_id,
-            ErrorMessage(
-                code=exc.code,
-                message=f"segment {utterance.segment_id} could not be transcribed: {exc.message}",
-                segment_id=utterance.segment_id,
-                chunk_id=utterance.last_chunk_id,
-            ),
+            Error(error=exc, segment_id=utterance.segment_id, mark=utterance.last_mark),
         )
 
     async def _language_of(self, transcript: Transcript) -> str | None:
@@ -152,7 +146,7 @@ class UtteranceTranscriber:
     async def _transcribe(self, samples: np.ndarray) -> Transcript:
         audio = DecodedAudio(
             samples=samples.astype(np.float32) / 32768.0,
-            sample_rate=TARGET_RATE,
+            sample_rate=TARGET_SAMPLE_RATE,
             source=self._source(samples),
         )
         options = TranscriptionOptions(language=self.language)
@@ -179,7 +173,7 @@ class UtteranceTranscriber:
         if self._partial_mark is None or self._partial_mark[0] != segment_id:
             self._partial_mark = (segment_id, start)
         now = self._segmenter.total_samples
-        if now - self._partial_mark[1] < interval * TARGET_RATE:
+        if now - self._partial_mark[1] < interval * TARGET_SAMPLE_RATE:
             return
         self._partial_mark = (segment_id, now)
         self._partial = asyncio.get_running_loop().create_task(
@@ -207,10 +201,10 @@ class UtteranceTranscriber:
         if segment is not None and segment[0] == segment_id:
             self.partials_sent += 1
             self._send(
-                PartialMessage(
+                Partial(
                     segment_id=segment_id,
-                    start=round(start / TARGET_RATE, 3),
-                    end=round(end / TARGET_RATE, 3),
+                    start=round(start / TARGET_SAMPLE_RATE, 3),
+                    end=round(end / TARGET_SAMPLE_RATE, 3),
                     text=transcript.text.strip(),
                 )
             )

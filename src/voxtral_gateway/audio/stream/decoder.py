@@ -17,40 +17,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxtral_gateway.audio import AudioLimits, sniff_container
+from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits
+from voxtral_gateway.audio.sniff import new_file_container, sniff_container
+from voxtral_gateway.audio.stream.codecs import EMPTY, joined
+from voxtral_gateway.audio.stream.formats import ContainerDecoder, PcmDecoder, decoder_for
 from voxtral_gateway.errors import AudioUndecodable
-from voxtral_gateway.streaming.codecs import EMPTY, TARGET_RATE, joined
-from voxtral_gateway.streaming.containers.matroska import EBML_HEADER
-from voxtral_gateway.streaming.containers.wav import is_wav_start
-from voxtral_gateway.streaming.formats import ContainerDecoder, PcmDecoder, decoder_for
 
 PCM_FORMATS = frozenset({"pcm_s16le"})
 _SNIFF_BYTES = 16
 # With this much input and not one sample out, the bytes are not the audio they claim to be.
 _UNDECODABLE_AFTER_BYTES = 256 * 1024
-_EBML_MAGIC = EBML_HEADER.to_bytes(4, "big")
-
-
-def _strong_container(data: bytes) -> str | None:
-    """The container a piece unmistakably starts, judged only by long magic numbers."""
-    if is_wav_start(data):
-        return "wav"
-    if data[:4] == b"OggS" and len(data) > 5 and data[5] & 0x02:
-        return "ogg"
-    if data[:4] == _EBML_MAGIC:
-        return "webm"
-    if data[:4] == b"fLaC":
-        return "flac"
-    if data[:3] == b"ID3":
-        return "mp3"
-    return None
 
 
 class AudioStreamDecoder:
     """The stream's decoder: picks the container from the first bytes (the declared format is a hint)
     and starts a new segment when a piece begins a new file."""
 
-    def __init__(self, declared_format: str | None, limits: AudioLimits, pcm_sample_rate: int = TARGET_RATE):
+    def __init__(
+        self, declared_format: str | None, limits: AudioLimits, pcm_sample_rate: int = TARGET_SAMPLE_RATE
+    ):
         self._declared = declared_format
         self._limits = limits
         self._pcm_rate = pcm_sample_rate
@@ -71,7 +56,7 @@ class AudioStreamDecoder:
             return EMPTY
         self.bytes_in += len(data)
         out: list[np.ndarray] = []
-        strong = _strong_container(data)
+        strong = new_file_container(data)
         current = self._current
         if strong is not None and current is not None and (strong == "wav" or strong != current.container):
             out += current.finish()

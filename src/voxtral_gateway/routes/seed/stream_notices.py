@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
+from voxtral_gateway.routes.seed.stream_ordering import SequenceNotice
 from voxtral_gateway.schemas.stream import ErrorMessage
-from voxtral_gateway.streaming.ordering import SequenceNotice
 
 _WARNINGS = {
     "duplicate": ("duplicate_chunk", "chunk {} was already received; this copy is ignored"),

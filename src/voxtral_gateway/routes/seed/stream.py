@@ -1,7 +1,8 @@
 """WebSocket /stream/transcribe: live transcription with partial and final results.
 
-This module owns the socket: admission, reading (size limit, idle timeout, backpressure), writing, close
-codes. What the messages mean is the session's business (`streaming/session.py`). Litestar's exception
+This module owns the socket: admission, reading (size limit, idle timeout, backpressure), writing.
+What the messages mean is the seed protocol's business (`stream_protocol.py`), over the live session
+(`services/live/`); close codes come from `routes/error_wire.py`. Litestar's exception
 handlers do not apply to WebSockets, so every failure here becomes an `error` message and a close code."""
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ import structlog
 from litestar import WebSocket, websocket
 
 from voxtral_gateway.errors import GatewayError
-from voxtral_gateway.routes.error_wire import refusal_close_code
+from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code
+from voxtral_gateway.routes.seed.stream_protocol import Close, Inbound, SeedStream
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.stream import ErrorMessage
-from voxtral_gateway.streaming import Close, Inbound, StreamSession
-from voxtral_gateway.streaming.session import CLOSE_NORMAL
 
 log = structlog.get_logger(__name__)
 
@@ -76,13 +76,7 @@ async def _refuse(socket: WebSocket, exc: GatewayError) -> None:
 
 
 async def _serve(socket: WebSocket, runtime: Runtime, identity: str) -> None:
-    config = runtime.stream_config
-    session = StreamSession(
-        session_id=secrets.token_hex(8),
-        config=config,
-        transcription=runtime.transcription,
-        limits=runtime.audio_limits,
-    )
+    session = SeedStream(session_id=secrets.token_hex(8), live=runtime.live)
     await socket.accept()
     log.info("stream_opened", session_id=session.session_id, identity=identity)
     connection = _Connection()
@@ -138,7 +132,7 @@ async def _linger(connection: _Connection) -> None:
         await asyncio.sleep(_LINGER_QUIET_SECONDS / 5)
 
 
-async def _end_on_shutdown(runtime: Runtime, session: StreamSession) -> None:
+async def _end_on_shutdown(runtime: Runtime, session: SeedStream) -> None:
     """SIGTERM: the stream ends like a limit ends it (the last utterance is transcribed, `done`, a fatal
     `shutting_down` error, close 1001); the worker waits for this (SHUTDOWN_TIMEOUT_SECONDS at most)."""
     await runtime.shutting_down.wait()
@@ -146,7 +140,7 @@ async def _end_on_shutdown(runtime: Runtime, session: StreamSession) -> None:
         await session.inbox.put(Inbound(received_at=time.perf_counter(), limit="shutting_down"))
 
 
-async def _read(socket: WebSocket, session: StreamSession, connection: _Connection) -> None:
+async def _read(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
     """Read messages into the session's inbox until the client disconnects. A full inbox stops the
     reading (backpressure); a limit hit is handed to the session, which ends the stream."""
     try:
@@ -155,7 +149,7 @@ async def _read(socket: WebSocket, session: StreamSession, connection: _Connecti
         connection.reading_stopped.set()
 
 
-async def _read_messages(socket: WebSocket, session: StreamSession, connection: _Connection) -> None:
+async def _read_messages(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
     config = session.config
     limit_hit = False
     while True:
@@ -190,7 +184,7 @@ async def _read_messages(socket: WebSocket, session: StreamSession, connection: 
             await session.inbox.put(Inbound(received_at=received_at, text=text, size=size))
 
 
-async def _write(socket: WebSocket, session: StreamSession, connection: _Connection) -> None:
+async def _write(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
     """Send the session's messages; stop at its `Close`, or at the first failure (the client is gone:
     granian raises on a send after a disconnect)."""
     while True:

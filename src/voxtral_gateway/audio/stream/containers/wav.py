@@ -7,6 +7,7 @@ from typing import Literal
 
 import msgspec
 
+from voxtral_gateway.audio.sniff import sniff_container
 from voxtral_gateway.errors import AudioUndecodable
 
 SampleFormat = Literal["u8", "s16", "s24", "s32", "f32", "f64"]
@@ -32,11 +33,6 @@ class WavFormat(msgspec.Struct, frozen=True, kw_only=True):
         return width * self.channels
 
 
-def is_wav_start(data: bytes) -> bool:
-    """Whether `data` begins a WAV file (a RIFF header of type WAVE)."""
-    return data[:4] == b"RIFF" and data[8:12] == b"WAVE"
-
-
 class WavHeaderReader:
     """Collects bytes until the `data` chunk begins; then returns the format and the first samples."""
 
@@ -48,7 +44,7 @@ class WavHeaderReader:
         buffer = self._buffer
         if len(buffer) < 12:
             return None
-        if not is_wav_start(bytes(buffer[:12])):
+        if sniff_container(bytes(buffer[:12])) != "wav":
             raise AudioUndecodable("the WAV stream does not start with a RIFF/WAVE header")
         position = 12
         fmt: tuple[int, int, int, int] | None = None

@@ -8,25 +8,19 @@ import struct
 
 import numpy as np
 
-from voxtral_gateway.audio import AudioLimits
-from voxtral_gateway.errors import AudioUndecodable
-from voxtral_gateway.streaming.codecs import (
-    TARGET_RATE,
-    PacketCodec,
-    PcmFrames,
-    UnsupportedStreamFormat,
-    check_source,
-)
-from voxtral_gateway.streaming.containers.matroska import (
+from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
+from voxtral_gateway.audio.stream.codecs import PacketCodec, PcmFrames, UnsupportedStreamFormat
+from voxtral_gateway.audio.stream.containers.matroska import (
     MatroskaFrame,
     MatroskaNewSegment,
     MatroskaReader,
     MatroskaTrack,
     MatroskaTrackReady,
 )
-from voxtral_gateway.streaming.containers.mp3 import info_frame_skip
-from voxtral_gateway.streaming.containers.ogg import OggPacketReader
-from voxtral_gateway.streaming.containers.wav import WavHeaderReader
+from voxtral_gateway.audio.stream.containers.mp3 import info_frame_skip
+from voxtral_gateway.audio.stream.containers.ogg import OggPacketReader
+from voxtral_gateway.audio.stream.containers.wav import WavHeaderReader
+from voxtral_gateway.errors import AudioUndecodable
 
 STREAMABLE = ("wav", "mp3", "aac", "flac", "ogg", "webm")
 """Containers that can be decoded as they arrive (besides raw `pcm_s16le`)."""
@@ -54,7 +48,7 @@ class PcmDecoder(ContainerDecoder):
     codec = "pcm_s16le"
 
     def __init__(self, sample_rate: int, limits: AudioLimits):
-        check_source(sample_rate, 1, limits)
+        check_source_format(sample_rate, 1, limits, stream=True)
         self.sample_rate, self.channels = sample_rate, 1
         self._pcm = PcmFrames("s16", 1, sample_rate)
 
@@ -80,7 +74,7 @@ class WavDecoder(ContainerDecoder):
             if found is None:
                 return []
             fmt, data = found
-            check_source(fmt.sample_rate, fmt.channels, self._limits)
+            check_source_format(fmt.sample_rate, fmt.channels, self._limits, stream=True)
             self._header = None
             self._pcm = PcmFrames(fmt.sample_format, fmt.channels, fmt.sample_rate)
             self._remaining = fmt.data_bytes
@@ -313,7 +307,7 @@ class MatroskaDecoder(ContainerDecoder):
         pcm_format = _MATROSKA_PCM.get((codec_id, track.bit_depth))
         if pcm_format is not None:
             rate = round(track.sample_rate)
-            check_source(rate, track.channels, self._limits)
+            check_source_format(rate, track.channels, self._limits, stream=True)
             self._pcm = PcmFrames(pcm_format, track.channels, rate)  # type: ignore[arg-type]
             self.codec, self.sample_rate, self.channels = f"pcm_{pcm_format}", rate, track.channels
             return
@@ -324,7 +318,7 @@ class MatroskaDecoder(ContainerDecoder):
                 f"the WebM/Matroska audio codec {codec_id} cannot be streamed; Opus, Vorbis, MP3, AAC "
                 "and PCM can"
             )
-        skip = round(track.codec_delay_ns * TARGET_RATE / 1e9) if name == "opus" else 0
+        skip = round(track.codec_delay_ns * TARGET_SAMPLE_RATE / 1e9) if name == "opus" else 0
         if name == "opus" and not skip:
             skip = _opus_pre_skip(track.codec_private)
         self._codec = PacketCodec(name, track.codec_private or None, skip)

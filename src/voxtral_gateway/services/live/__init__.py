@@ -1,0 +1,33 @@
+"""Live transcription: audio bytes in, typed events out (partial, final, done, error), with VAD
+endpointing, backpressure, limits and a graceful end. Protocol adapters (routes) convert their wire
+messages into `LiveSession` inputs and its events into their wire messages."""
+
+from voxtral_gateway.services.live import limits
+from voxtral_gateway.services.live.events import Done, Error, Final, LiveEvent, Partial
+from voxtral_gateway.services.live.service import LiveTranscription
+from voxtral_gateway.services.live.session import (
+    FORMATS,
+    SAMPLE_RATE,
+    AudioInput,
+    LiveCollaborators,
+    LiveSession,
+    SessionEnded,
+)
+from voxtral_gateway.services.live.stats import LatencyHistogram
+
+__all__ = [
+    "FORMATS",
+    "SAMPLE_RATE",
+    "AudioInput",
+    "Done",
+    "Error",
+    "Final",
+    "LatencyHistogram",
+    "LiveCollaborators",
+    "LiveEvent",
+    "LiveSession",
+    "LiveTranscription",
+    "Partial",
+    "SessionEnded",
+    "limits",
+]

@@ -1,0 +1,261 @@
+"""One live transcription session: audio bytes in, typed events out (`events.py`); knows no protocol.
+
+A protocol adapter declares the audio's format, feeds its bytes in order (`feed`), and converts the
+events it is given into its wire messages. `feed` does the work: decode (`audio/stream`) + VAD
+(`segmenter.py`), on the loop when small, else in the CPU pool (`cpu_work.py`); each finished utterance
+goes to the backend at once, finals in stream order, partials of the open utterance (`transcriber.py`).
+When the audio awaiting transcription passes `max_buffered_seconds`, `feed` waits: the adapter stops
+reading its socket, the client is slowed down, memory stays bounded.
+
+Every way a session ends but a disconnect or a crash is graceful: the last utterance is transcribed, the
+pending finals and `Done` are emitted, then (for a limit or a bad stream) one fatal `Error`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+import numpy as np
+import structlog
+
+from voxtral_gateway.audio import TARGET_SAMPLE_RATE, AudioLimits, SourceInfo
+from voxtral_gateway.audio.stream import PCM_FORMATS, STREAMABLE, AudioStreamDecoder
+from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
+from voxtral_gateway.cpu_pool import CpuPool
+from voxtral_gateway.errors import AudioRejected, AudioUndecodable, GatewayError
+from voxtral_gateway.services.language import majority_language
+from voxtral_gateway.services.live import limits
+from voxtral_gateway.services.live.config import StreamConfig
+from voxtral_gateway.services.live.cpu_work import CpuWork
+from voxtral_gateway.services.live.events import Done, Error, LiveEvent
+from voxtral_gateway.services.live.segmenter import SegmenterEvent, UtteranceSegmenter
+from voxtral_gateway.services.live.transcriber import UtteranceTranscriber
+
+log = structlog.get_logger(__name__)
+
+SAMPLE_RATE = TARGET_SAMPLE_RATE
+"""The rate the audio is transcribed at; event times count samples at this rate."""
+FORMATS: tuple[str, ...] = (*STREAMABLE, *sorted(PCM_FORMATS))
+"""What can be streamed: the containers decoded as they arrive, then raw PCM."""
+
+
+class LiveCollaborators(msgspec.Struct, kw_only=True, frozen=True):
+    """What a session works with, built once per worker (`runtime.py`)."""
+
+    backend: SpeechBackend
+    cpu_pool: CpuPool
+    """Where decoding and VAD run when they are not tiny."""
+    audio_limits: AudioLimits
+    """Sample-rate and channel limits of the source (the same as for files)."""
+    check_language: Callable[[str], None]
+    """Raises a `GatewayError` for a language the backend does not take."""
+    language_of: Callable[[Transcript, TranscriptionOptions], Awaitable[str | None]]
+    """The requested language, else the model's, else identified from the text."""
+
+
+class AudioInput(msgspec.Struct, kw_only=True, frozen=True):
+    """The audio a session will be fed."""
+
+    format: str | None
+    """A container name (a hint: the container is sniffed from the first bytes) or `pcm_s16le`."""
+    sample_rate: int = TARGET_SAMPLE_RATE
+    """Of raw PCM (resampled to `SAMPLE_RATE` if different)."""
+
+
+class SessionEnded(Exception):
+    """Raised by `feed` when the session cannot go on (bad audio, a limit): `run` finishes the work in
+    hand and emits `event` (a fatal `Error`) last."""
+
+    def __init__(self, event: Error):
+        super().__init__(event.error.message)
+        self.event = event
+
+
+class LiveSession:
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        config: StreamConfig,
+        collaborators: LiveCollaborators,
+        emit: Callable[[LiveEvent], None],
+    ):
+        self.session_id = session_id
+        self.config = config
+        self.backend = collaborators.backend
+        self._collaborators = collaborators
+        self._emit_event = emit
+        self._work = CpuWork(collaborators.cpu_pool, config)
+        self.started = time.perf_counter()
+        self.closing = False
+        """No more input will be processed (the session is finishing or has ended)."""
+        self._aborted = False
+        self._audio: AudioInput | None = None
+        self._decoder: AudioStreamDecoder | None = None
+        self._language: str | None = None
+        self._segmenter = UtteranceSegmenter(config.endpoint)
+        self._max_samples = int(config.max_audio_seconds * TARGET_SAMPLE_RATE)
+        self._over_limit = False
+        self._transcriber = UtteranceTranscriber(
+            backend=collaborators.backend,
+            config=config,
+            segmenter=self._segmenter,
+            send=self._emit,
+            source=self._source,
+            session_id=session_id,
+            language_of=collaborators.language_of,
+        )
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        """Transcribe in `language` from now on; raises a `GatewayError` (and changes nothing) when
+        the backend does not take it."""
+        self._collaborators.check_language(language)
+        self._language = self._transcriber.language = language
+
+    @property
+    def audio_declared(self) -> bool:
+        return self._audio is not None
+
+    def declare_audio(self, audio: AudioInput) -> None:
+        """The format of the bytes `feed` will get; the first declaration stands."""
+        if self._audio is None:
+            self._audio = audio
+
+    async def feed(self, data: bytes, mark: int | None) -> None:
+        """Decode `data` (the next bytes of the stream), find utterances, start their transcriptions,
+        then wait while too much audio awaits transcription (backpressure). `mark` (a chunk id, a frame
+        number) is given back in the events about this audio. Raises `SessionEnded`."""
+        try:
+            if self._decoder is None:
+                audio = self._audio or AudioInput(format=None)
+                self._decoder = AudioStreamDecoder(
+                    audio.format, self._collaborators.audio_limits, audio.sample_rate
+                )
+            events = await self._work.run(len(data), self._decode_and_segment, data, mark)
+        except GatewayError as exc:  # not audio, an unsupported source, or the CPU pool stayed full
+            raise SessionEnded(Error(error=exc, fatal=True, mark=mark)) from exc
+        self._transcriber.on_segments(events)
+        self._transcriber.maybe_partial()
+        await self._transcriber.wait_for_capacity()
+        if self._over_limit:
+            raise SessionEnded(Error(error=limits.audio_too_long(self.config), fatal=True, mark=mark))
+
+    # --- the run --------------------------------------------------------------------------------
+
+    async def run(
+        self, receive: Callable[[], Awaitable[None]], drain: Callable[[], Awaitable[None]] | None = None
+    ) -> Error | None:
+        """The session from start to end: `receive()` (the adapter's input loop, calling `feed`) until
+        the input ends, then `drain()` (input the adapter still holds), then the last utterance, every
+        final and `Done`. A `SessionEnded` or `GatewayError` from either ends the input early; it is
+        emitted last, as a fatal `Error`, and returned (None after a normal end)."""
+        ending: Error | None = None
+        try:
+            try:
+                await receive()
+            except SessionEnded as end:
+                ending = end.event
+            except GatewayError as exc:
+                ending = Error(error=exc, fatal=True)
+            self.closing = True
+            try:
+                if drain is not None:
+                    await drain()
+                await self._finish()
+            except SessionEnded as end:
+                ending = ending or end.event
+            except GatewayError as exc:
+                ending = ending or Error(error=exc, fatal=True)
+        except asyncio.CancelledError:
+            self.abort()
+            raise
+        except Exception as exc:
+            log.exception("stream_failed", session_id=self.session_id)
+            self._cancel_work()
+            ending = Error(error=GatewayError(f"internal error: {type(exc).__name__}"), fatal=True)
+        self.closing = True
+        if ending is not None:
+            self._emit(ending)
+        return ending
+
+    def abort(self) -> None:
+        """The client is gone: cancel every transcription at once (their upstream requests with them)
+        and emit nothing more."""
+        self._aborted = True
+        self._cancel_work()
+
+    def _cancel_work(self) -> None:
+        self.closing = True
+        self._transcriber.cancel_all()
+
+    # --- the pipeline ---------------------------------------------------------------------------
+
+    def _decode_and_segment(self, data: bytes, mark: int | None) -> list[SegmenterEvent]:
+        assert self._decoder is not None
+        return self._segment(self._decoder.feed(data), mark)
+
+    def _segment(self, samples: np.ndarray, mark: int | None) -> list[SegmenterEvent]:
+        room = self._max_samples - self._segmenter.total_samples
+        if len(samples) > room:
+            samples, self._over_limit = samples[: max(room, 0)], True
+        return self._segmenter.push(samples, mark)
+
+    def _flush_decoder(self) -> list[SegmenterEvent]:
+        assert self._decoder is not None
+        return self._segment(self._decoder.finish(), None)
+
+    async def _finish(self) -> None:
+        events: list[SegmenterEvent] = []
+        if self._decoder is not None:
+            try:
+                events += await self._work.run(0, self._flush_decoder)
+            except (AudioUndecodable, AudioRejected) as exc:  # the tail is lost, the rest is transcribed
+                self._emit(Error(error=exc))
+        events += self._segmenter.finish()
+        self._transcriber.on_segments(events)
+        await self._transcriber.drain()
+        finals = self._transcriber.finals
+        self._emit(
+            Done(
+                text=" ".join(finals.texts),
+                language=self._language or majority_language(finals.languages),
+                segments=finals.finals,
+                audio_seconds=round(self._segmenter.total_samples / TARGET_SAMPLE_RATE, 3),
+                processing_ms=round((time.perf_counter() - self.started) * 1000, 2),
+                failed_segment_ids=list(finals.failed),
+            )
+        )
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def _emit(self, event: LiveEvent) -> None:
+        if not self._aborted:
+            self._emit_event(event)
+
+    def _source(self, samples: np.ndarray) -> SourceInfo:
+        """What the utterance's audio came from, as the backends' DecodedAudio describes it."""
+        current = self._decoder.current if self._decoder is not None else None
+        return SourceInfo(
+            container=current.container if current else "pcm",
+            codec=current.codec if current else "pcm_s16le",
+            sample_rate=(current.sample_rate if current else 0) or TARGET_SAMPLE_RATE,
+            channels=(current.channels if current else 0) or 1,
+            declared_duration_seconds=None,
+            size_bytes=samples.nbytes,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the log line at the end of the session."""
+        transcriber = self._transcriber
+        return {
+            "audio_seconds": round(self._segmenter.total_samples / TARGET_SAMPLE_RATE, 3),
+            "finals": transcriber.finals.finals,
+            "failed_segments": len(transcriber.finals.failed),
+            "partials": transcriber.partials_sent,
+            "peak_buffered_seconds": round(transcriber.peak_buffered_seconds, 3),
+        }
