@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.openapi.spec.base import BaseSchemaObject
 
 from voxtral_gateway.errors import (
     AudioRejected,
@@ -94,6 +95,17 @@ _BAD_BODY = ErrorDetail(
 _OPENAI_INVALID = InvalidRequest("max_tokens is 100000; the limit is 8192", field="max_tokens")
 
 
+@dataclass
+class _JsonValue(BaseSchemaObject):
+    """An example value written as is: Litestar drops every None from the document's objects, which
+    would turn OpenAI's `"param": null` into a body the gateway never sends."""
+
+    value: Any
+
+    def to_schema(self) -> Any:
+        return self.value
+
+
 def _example(status: int, dialect: Dialect) -> Example:
     if status == 400 and dialect == "openai":
         body: Any = wire_error(_OPENAI_INVALID, dialect).body
@@ -101,7 +113,7 @@ def _example(status: int, dialect: Dialect) -> Example:
         body = error_body(400, _BAD_BODY, dialect)
     else:
         body = wire_error(_ERRORS[status], dialect).body
-    return Example(summary=_DESCRIPTIONS[status], value=msgspec.to_builtins(body))
+    return Example(summary=_DESCRIPTIONS[status], value=_JsonValue(msgspec.to_builtins(body)))
 
 
 def _error_spec(container: type, status: int, description: str, dialect: Dialect) -> ResponseSpec:

@@ -27,6 +27,7 @@ from voxtral_gateway.services.transcription import TranscriptionService
 
 __all__ = [
     "MAX_AUDIOS_PER_PROMPT",
+    "UNDERSTANDING_NEEDS_VOXTRAL",
     "AnswerDone",
     "AnswerEvent",
     "AnswerTextDelta",
