@@ -36,6 +36,7 @@ class ModelsController(Controller):
         description="The model the configured backend serves, in OpenAI's list shape.",
     )
     async def list_models(self, runtime: Runtime) -> ModelList:
+        """The served model (one entry)."""
         created = int(runtime.started_wall_time)
         return ModelList(
             data=[
