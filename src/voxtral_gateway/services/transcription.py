@@ -59,7 +59,8 @@ class SegmentTranscript(msgspec.Struct, kw_only=True):
 
 
 class TranscriptionResult(msgspec.Struct, kw_only=True):
-    """A whole file's transcription."""
+    """A whole file's transcription. Its usage is `audio_seconds`: neither backend reports token
+    counts for transcription (OpenAI's dialect bills whole seconds of audio)."""
 
     text: str
     segments: list[TranscriptSegment]
@@ -178,7 +179,7 @@ class TranscriptionService:
     async def _result(
         self, audio: DecodedAudio, pieces: Sequence[SegmentTranscript], options: TranscriptionOptions
     ) -> TranscriptionResult:
-        transcript = stitch(pieces)
+        transcript = _stitch(pieces)
         return TranscriptionResult(
             text=transcript.text,
             segments=transcript.segments,
@@ -299,7 +300,7 @@ def _shifted(transcript: Transcript, start: float, end: float) -> Transcript:
     return msgspec.structs.replace(transcript, segments=segments)
 
 
-def stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
+def _stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
     """One transcript from the segments' transcripts, in order."""
     texts = [p.transcript.text for p in pieces if p.transcript.text]
     confidences = [(p.transcript.confidence, p.end - p.start) for p in pieces]
