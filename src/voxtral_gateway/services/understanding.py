@@ -23,6 +23,7 @@ from voxtral_gateway.backends.chat import (
 from voxtral_gateway.errors import AudioTooLong, InvalidRequest, NotSupportedByBackend, PayloadTooLarge
 from voxtral_gateway.services.audio_files import AudioFile, decode_file
 from voxtral_gateway.services.concurrency import gather_or_cancel
+from voxtral_gateway.services.models import check_model
 from voxtral_gateway.services.transcription import TranscriptionService
 
 __all__ = [
@@ -62,6 +63,8 @@ class ConversationMessage(msgspec.Struct, kw_only=True, frozen=True):
 class Conversation(msgspec.Struct, kw_only=True, frozen=True):
     """Chat messages whose parts are text or audio files, to be answered by the model."""
 
+    model: str | None = None
+    """The model the client asked for (refused unless it is the one served); None: the served one."""
     messages: list[ConversationMessage]
     sampling: SamplingParams
     files_field: str = "messages"
@@ -163,6 +166,8 @@ class UnderstandingService:
             )
         else:
             conversation = request
+            if request.model is not None:
+                check_model(self.backend, request.model)
         self._check_max_tokens(conversation)
         files = [part for m in conversation.messages for part in m.content if isinstance(part, AudioFile)]
         self._check_files(files, conversation.files_field)

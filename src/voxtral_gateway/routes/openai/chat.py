@@ -14,7 +14,6 @@ from litestar.params import Body
 
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
-from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.openai import (
@@ -87,6 +86,7 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
                 parts.append(TextPart(text=part.text))
         messages.append(ConversationMessage(role=message.role, content=parts))
     return Conversation(
+        model=data.model,
         messages=messages,
         sampling=SamplingParams(
             temperature=data.temperature,
@@ -126,7 +126,6 @@ class ChatCompletionsController(Controller):
         self, data: Annotated[ChatCompletionRequest, Body(title="Chat completion request")], runtime: Runtime
     ) -> Response:
         """Answer the conversation, whole or as `chat.completion.chunk` events."""
-        check_model(runtime, data.model, allow_whisper_alias=False)
         conversation = _conversation(data)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())

@@ -16,7 +16,6 @@ from litestar.params import Body
 
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses, success_response, with_alternatives
-from voxtral_gateway.routes.openai.models import check_model
 from voxtral_gateway.routes.sse import SSE_MEDIA_TYPE, sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
@@ -29,6 +28,7 @@ from voxtral_gateway.schemas.openai import (
     TranscriptionVerboseJson,
     VerboseSegment,
 )
+from voxtral_gateway.services.models import WHISPER_ALIAS, check_model
 from voxtral_gateway.services.subtitles import to_srt, to_vtt
 from voxtral_gateway.services.transcription import (
     AudioFile,
@@ -158,7 +158,7 @@ class AudioTranscriptionsController(Controller):
     ) -> Response:
         """Transcribe `file` in the requested `response_format`, whole or streamed."""
         started = time.perf_counter()
-        check_model(runtime, data.model, allow_whisper_alias=True)
+        check_model(runtime.backend, data.model, aliases=[WHISPER_ALIAS])
         options, response_format = await _validated(request, data)
         file = AudioFile(data=await data.file.read(), declared_format=None, field="file")
         await data.file.close()
