@@ -132,11 +132,16 @@ class UnderstandingService:
         texts: list[str] = []
         finish_reason: str | None = None
         usage: TokenUsage | None = None
-        async for delta in self.backend.chat_stream(messages, request.sampling):
-            finish_reason = delta.finish_reason or finish_reason
-            usage = delta.usage or usage
-            texts.append(delta.text)
-            yield AnswerTextDelta(text=delta.text)
+        deltas = self.backend.chat_stream(messages, request.sampling)
+        try:
+            async for delta in deltas:
+                finish_reason = delta.finish_reason or finish_reason
+                usage = delta.usage or usage
+                texts.append(delta.text)
+                yield AnswerTextDelta(text=delta.text)
+        finally:  # closed early (the client left): free the backend's slot now, not at collection
+            if isinstance(deltas, AsyncGenerator):
+                await deltas.aclose()
         yield AnswerDone(
             answer=UnderstandingAnswer(
                 text="".join(texts),
