@@ -16,7 +16,6 @@ from voxtral_gateway import __version__
 from voxtral_gateway.lifecycle import GatewayMiddleware
 from voxtral_gateway.observability.logging import configure_logging
 from voxtral_gateway.ratelimit import AccessMiddleware
-from voxtral_gateway.routes.batch import BatchController
 from voxtral_gateway.routes.docs_assets import OfflineSwaggerRenderPlugin
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController, HealthReporter
@@ -27,9 +26,8 @@ from voxtral_gateway.routes.openai import (
     ChatCompletionsController,
     ModelsController,
 )
+from voxtral_gateway.routes.seed import BatchController, TranscribeController, UnderstandController
 from voxtral_gateway.routes.seed.stream import stream_transcribe
-from voxtral_gateway.routes.transcribe import TranscribeController
-from voxtral_gateway.routes.understand import UnderstandController
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.settings import Settings, load_settings
 

@@ -24,10 +24,6 @@ class ChatMessage(msgspec.Struct, kw_only=True):
     role: Literal["system", "user", "assistant"]
     content: list[TextPart | AudioPart]
 
-    @property
-    def audio_count(self) -> int:
-        return sum(isinstance(part, AudioPart) for part in self.content)
-
 
 class SamplingParams(msgspec.Struct, kw_only=True, frozen=True):
     """What the client asked for; None leaves the choice to the model server."""
@@ -38,6 +34,9 @@ class SamplingParams(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class TokenUsage(msgspec.Struct, kw_only=True):
+    """Tokens a model server counted for one answer; also the `usage` object on the wire (OpenAI's
+    shape, which vLLM's and the gateway's own responses share)."""
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+
+from voxtral_gateway.backends.chat import TokenUsage
 
 # --- errors ------------------------------------------------------------------------------------
 
@@ -133,12 +135,6 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=
     """Accepted for compatibility; not used."""
 
 
-class ChatUsage(msgspec.Struct, kw_only=True):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
 class ChatResponseMessage(msgspec.Struct, kw_only=True):
     role: Literal["assistant"] = "assistant"
     content: str
@@ -156,7 +152,7 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
     created: int
     model: str
     choices: list[ChatChoice]
-    usage: ChatUsage | None
+    usage: TokenUsage | None
 
 
 class ChatDelta(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -176,14 +172,4 @@ class ChatCompletionChunk(msgspec.Struct, kw_only=True):
     created: int
     model: str
     choices: list[ChatChunkChoice]
-    usage: ChatUsage | None = None
-
-
-def usage_dict(usage: Any) -> ChatUsage | None:
-    if usage is None:
-        return None
-    return ChatUsage(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-    )
+    usage: TokenUsage | None = None

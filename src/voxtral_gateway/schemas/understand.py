@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from voxtral_gateway.backends.chat import MAX_AUDIOS_PER_PROMPT
+from voxtral_gateway.backends.chat import MAX_AUDIOS_PER_PROMPT, TokenUsage
 from voxtral_gateway.schemas.common import AudioFormat
 
 
@@ -31,12 +31,6 @@ class UnderstandRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     """Answer as server-sent events: `delta` events, then one `done` event with the full response."""
 
 
-class TokenUsageOut(msgspec.Struct, kw_only=True):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
 class AudioFileSummary(msgspec.Struct, kw_only=True):
     index: int
     audio_duration_seconds: float
@@ -46,7 +40,7 @@ class UnderstandResponse(msgspec.Struct, kw_only=True):
     answer: str
     model: str
     finish_reason: str | None
-    usage: TokenUsageOut | None
+    usage: TokenUsage | None
     processing_time_ms: float
     audio_duration_seconds: float
     audio_files: list[AudioFileSummary]

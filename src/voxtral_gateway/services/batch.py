@@ -8,21 +8,28 @@ from collections.abc import Sequence
 import msgspec
 import structlog
 
-from voxtral_gateway.backends import TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from voxtral_gateway.services.audio_files import AudioFile
 from voxtral_gateway.services.concurrency import bounded_map
-from voxtral_gateway.services.transcription import TranscriptionResult, TranscriptionService
-from voxtral_gateway.services.understanding import AudioSource
+from voxtral_gateway.services.transcription import (
+    TranscriptionOptions,
+    TranscriptionResult,
+    TranscriptionService,
+)
+
+__all__ = ["AudioFile", "BatchItem", "BatchOutcome", "BatchService", "TranscriptionOptions"]
 
 log = structlog.get_logger(__name__)
 
 
 class BatchItem(msgspec.Struct, kw_only=True, frozen=True):
     id: str
-    source: AudioSource
+    file: AudioFile
 
 
 class BatchOutcome(msgspec.Struct, kw_only=True):
+    """One file's outcome: its result, or the error `transcribe` would have raised for it alone."""
+
     id: str
     result: TranscriptionResult | None
     error: GatewayError | None
@@ -38,14 +45,21 @@ class BatchService:
         self.max_total_bytes = max_total_bytes
         self.concurrency = concurrency
 
-    def check(self, items: Sequence[BatchItem], language: str | None) -> None:
+    async def transcribe_batch(
+        self, items: Sequence[BatchItem], options: TranscriptionOptions
+    ) -> list[BatchOutcome]:
+        """One outcome per item, in order; the whole batch is refused (raises) only before any work."""
+        self._check(items, options.language)
+        return await self._run(items, options)
+
+    def _check(self, items: Sequence[BatchItem], language: str | None) -> None:
         """Refuse the whole batch before any work: too many files, too many bytes, duplicate ids."""
         if len(items) > self.max_files:
             raise InvalidRequest(
                 f"audio_files has {len(items)} files; the limit is {self.max_files} (BATCH_MAX_FILES)",
                 field="audio_files",
             )
-        total_bytes = sum(len(item.source.data) for item in items)
+        total_bytes = sum(len(item.file.data) for item in items)
         if total_bytes > self.max_total_bytes:
             raise PayloadTooLarge(
                 f"audio_files total {total_bytes} bytes; the limit is {self.max_total_bytes} bytes "
@@ -61,13 +75,11 @@ class BatchService:
             seen.add(item.id)
         self.transcription.check_language(language)
 
-    async def run(self, items: Sequence[BatchItem], options: TranscriptionOptions) -> list[BatchOutcome]:
+    async def _run(self, items: Sequence[BatchItem], options: TranscriptionOptions) -> list[BatchOutcome]:
         async def one(item: BatchItem) -> BatchOutcome:
             started = time.perf_counter()
             try:
-                result = await self.transcription.transcribe(
-                    item.source.data, item.source.declared_format, options, field=item.source.field
-                )
+                result = await self.transcription.transcribe(item.file, options)
                 error = None
             except GatewayError as exc:
                 result, error = None, exc

@@ -1,22 +1,38 @@
-"""Transcribe one audio file: decode it off the loop, cut long audio at pauses, fan the segments out to
-the backend (bounded, retried), and stitch the texts back in order with their times."""
+"""Transcribe one audio file, whole or as events: decode it off the loop, cut long audio at pauses, fan
+the segments out to the backend (bounded, retried), and stitch the texts back in order with their times.
+
+Adapters call `transcribe` or `transcribe_events`; the steps below them are this module's business."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 
 import msgspec
 import structlog
 
-from voxtral_gateway.audio import AudioLimits, DecodedAudio, decode_audio
+from voxtral_gateway.audio import AudioLimits, DecodedAudio
 from voxtral_gateway.audio.vad import EndpointRules, speech_regions
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions, TranscriptSegment
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import AudioTooLong, GatewayError, InvalidRequest, UpstreamError, UpstreamRejected
+from voxtral_gateway.services.audio_files import AudioFile, decode_file
 from voxtral_gateway.services.chunking import Segment, plan_segments
 from voxtral_gateway.services.language import identify_language, majority_language
+
+__all__ = [
+    "AudioFile",
+    "SegmentDone",
+    "SegmentPolicy",
+    "TextDelta",
+    "TranscriptSegment",
+    "TranscriptionDone",
+    "TranscriptionEvent",
+    "TranscriptionOptions",
+    "TranscriptionResult",
+    "TranscriptionService",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -43,15 +59,54 @@ class SegmentTranscript(msgspec.Struct, kw_only=True):
 
 
 class TranscriptionResult(msgspec.Struct, kw_only=True):
-    transcript: Transcript
+    """A whole file's transcription. Its usage is `audio_seconds`: neither backend reports token
+    counts for transcription (OpenAI's dialect bills whole seconds of audio)."""
+
+    text: str
+    segments: list[TranscriptSegment]
+    """Timed pieces of `text`, their times in the original audio."""
     language: str | None
-    audio_duration_seconds: float
+    """The requested language, else the model's, else identified from the text (None: too little text)."""
+    confidence: float | None
+    """Mean token probability weighted by duration, when the backend exposes token probabilities."""
+    audio_seconds: float
+    """The decoded audio's duration (unrounded)."""
     segment_count: int
-    decode_ms: float
-    backend_ms: float
+    """How many pieces the audio was cut into for the backend."""
+
+
+class SegmentDone(msgspec.Struct, kw_only=True, frozen=True):
+    """One segment transcribed; segments arrive in order, each after all before it."""
+
+    index: int
+    count: int
+    start: float
+    end: float
+    text: str
+    segments: list[TranscriptSegment]
+
+
+class TextDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """Text to append to what came before (with its separating space); never empty."""
+
+    text: str
+
+
+class TranscriptionDone(msgspec.Struct, kw_only=True, frozen=True):
+    """The last event: the whole result, as `transcribe` would give it."""
+
+    result: TranscriptionResult
+
+
+TranscriptionEvent = SegmentDone | TextDelta | TranscriptionDone
 
 
 class TranscriptionService:
+    """Transcribe audio files with one backend.
+
+    Use cases: `transcribe` and `transcribe_events`. `backend`, `decode_pool`, `check_language` and
+    `language_of` are also used by the live stream session (streaming/session.py) for now."""
+
     def __init__(
         self,
         backend: SpeechBackend,
@@ -64,7 +119,43 @@ class TranscriptionService:
         self.limits = limits
         self.policy = policy or SegmentPolicy()
 
+    async def transcribe(self, file: AudioFile, options: TranscriptionOptions) -> TranscriptionResult:
+        """Decode and transcribe a whole file; the result stitches every segment."""
+        audio = await self._decoded(file, options)
+        async with aclosing(self._segments(audio, options, file.field)) as segments:
+            pieces = [piece async for piece in segments]
+        return await self._result(audio, pieces, options)
+
+    async def transcribe_events(
+        self, file: AudioFile, options: TranscriptionOptions
+    ) -> AsyncGenerator[TranscriptionEvent, None]:
+        """The same work as events, in order: for each segment `SegmentDone` then (if it has text)
+        `TextDelta`; finally one `TranscriptionDone`. A refusal (bad language, undecodable or too
+        long audio) raises before the first event; closing the iterator cancels segments in flight."""
+        audio = await self._decoded(file, options)
+        pieces: list[SegmentTranscript] = []
+        said = False
+        async with aclosing(self._segments(audio, options, file.field)) as segments:
+            async for piece in segments:
+                text = piece.transcript.text
+                yield SegmentDone(
+                    index=piece.index,
+                    count=piece.count,
+                    start=piece.start,
+                    end=piece.end,
+                    text=text,
+                    segments=piece.transcript.segments,
+                )
+                if text:
+                    yield TextDelta(text=" " + text if said else text)
+                    said = True
+                pieces.append(piece)
+        yield TranscriptionDone(result=await self._result(audio, pieces, options))
+
+    # --- steps, also used by the live stream session for now --------------------------------------
+
     def check_language(self, language: str | None) -> None:
+        """Refuse a language the backend's model cannot be asked for (422 naming `language`)."""
         supported = self.backend.supported_languages
         if language is not None and supported is not None and language not in supported:
             raise InvalidRequest(
@@ -73,49 +164,32 @@ class TranscriptionService:
                 field="language",
             )
 
-    async def decode(
-        self,
-        data: bytes,
-        declared_format: str | None,
-        field: str = "audio_file",
-        limits: AudioLimits | None = None,
-    ) -> DecodedAudio:
-        limits = limits or self.limits
-        if field != limits.field:
-            limits = msgspec.structs.replace(limits, field=field)
-        return await self.decode_pool.run(decode_audio, data, declared_format, limits)
-
-    async def transcribe(
-        self,
-        data: bytes,
-        declared_format: str | None,
-        options: TranscriptionOptions,
-        field: str = "audio_file",
-    ) -> TranscriptionResult:
-        """Decode and transcribe a whole file; the result stitches every segment."""
-        self.check_language(options.language)
-        started = time.perf_counter()
-        audio = await self.decode(data, declared_format, field)
-        decoded = time.perf_counter()
-        pieces = [piece async for piece in self.transcribe_segments(audio, options, field)]
-        finished = time.perf_counter()
-        transcript = stitch(pieces)
-        return TranscriptionResult(
-            transcript=transcript,
-            language=await self.language_of(transcript, options),
-            audio_duration_seconds=round(audio.duration_seconds, 3),
-            segment_count=len(pieces),
-            decode_ms=(decoded - started) * 1000,
-            backend_ms=(finished - decoded) * 1000,
-        )
-
     async def language_of(self, transcript: Transcript, options: TranscriptionOptions) -> str | None:
         """The requested language, else the model's, else identified from the text (off the loop)."""
         if options.language or transcript.language or not transcript.text:
             return options.language or transcript.language
         return await self.decode_pool.run(identify_language, transcript.text)
 
-    async def plan(self, audio: DecodedAudio) -> list[Segment]:
+    # --- private steps ----------------------------------------------------------------------------
+
+    async def _decoded(self, file: AudioFile, options: TranscriptionOptions) -> DecodedAudio:
+        self.check_language(options.language)
+        return await decode_file(self.decode_pool, file, self.limits)
+
+    async def _result(
+        self, audio: DecodedAudio, pieces: Sequence[SegmentTranscript], options: TranscriptionOptions
+    ) -> TranscriptionResult:
+        transcript = _stitch(pieces)
+        return TranscriptionResult(
+            text=transcript.text,
+            segments=transcript.segments,
+            language=await self.language_of(transcript, options),
+            confidence=transcript.confidence,
+            audio_seconds=audio.duration_seconds,
+            segment_count=len(pieces),
+        )
+
+    async def _plan(self, audio: DecodedAudio) -> list[Segment]:
         """One segment, or (for backends that prefer it) cuts at pauses every `max_seconds` at most."""
         whole = [Segment(index=0, start=0, end=len(audio.samples))]
         cap = self.backend.max_audio_seconds
@@ -127,13 +201,13 @@ class TranscriptionService:
             audio.samples, audio.sample_rate, regions, max_seconds, self.policy.search_seconds
         )
 
-    async def transcribe_segments(
-        self, audio: DecodedAudio, options: TranscriptionOptions, field: str = "audio_file"
-    ) -> AsyncIterator[SegmentTranscript]:
+    async def _segments(
+        self, audio: DecodedAudio, options: TranscriptionOptions, field: str
+    ) -> AsyncGenerator[SegmentTranscript, None]:
         """Each segment's transcript, in order, as soon as it and all before it are done.
 
         At most `policy.concurrency` segments are in flight; closing the iterator cancels the rest."""
-        segments = await self.plan(audio)
+        segments = await self._plan(audio)
         self._check_backend_limits(audio, segments, field)
         gate = asyncio.Semaphore(self.policy.concurrency)
         if len(segments) == 1:  # the common case: no task to start, nothing to fan out
@@ -226,7 +300,7 @@ def _shifted(transcript: Transcript, start: float, end: float) -> Transcript:
     return msgspec.structs.replace(transcript, segments=segments)
 
 
-def stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
+def _stitch(pieces: Sequence[SegmentTranscript]) -> Transcript:
     """One transcript from the segments' transcripts, in order."""
     texts = [p.transcript.text for p in pieces if p.transcript.text]
     confidences = [(p.transcript.confidence, p.end - p.start) for p in pieces]

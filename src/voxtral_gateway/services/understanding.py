@@ -1,8 +1,11 @@
-"""Answer a question about up to five recordings: decode each, check the totals, ask the model."""
+"""Answer questions about audio, whole or as deltas: check the limits, decode every file, build the
+prompt and ask the model. Adapters convert their wire request into an `AudioQuestion` (one question
+about some files) or a `Conversation` (chat messages whose parts are text or audio files)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from typing import Literal
 
 import msgspec
 
@@ -11,24 +14,88 @@ from voxtral_gateway.backends import SpeechBackend
 from voxtral_gateway.backends.base import UNDERSTANDING_NEEDS_VOXTRAL
 from voxtral_gateway.backends.chat import (
     MAX_AUDIOS_PER_PROMPT,
-    Answer,
-    AnswerDelta,
     AudioPart,
     ChatMessage,
     SamplingParams,
     TextPart,
+    TokenUsage,
 )
 from voxtral_gateway.errors import AudioTooLong, InvalidRequest, NotSupportedByBackend, PayloadTooLarge
+from voxtral_gateway.services.audio_files import AudioFile, decode_file
 from voxtral_gateway.services.concurrency import gather_or_cancel
+from voxtral_gateway.services.models import check_model
 from voxtral_gateway.services.transcription import TranscriptionService
 
+__all__ = [
+    "MAX_AUDIOS_PER_PROMPT",
+    "UNDERSTANDING_NEEDS_VOXTRAL",
+    "AnswerDone",
+    "AnswerEvent",
+    "AnswerTextDelta",
+    "AudioFile",
+    "AudioQuestion",
+    "Conversation",
+    "ConversationMessage",
+    "SamplingParams",
+    "TextPart",
+    "TokenUsage",
+    "UnderstandingAnswer",
+    "UnderstandingLimits",
+    "UnderstandingService",
+]
 
-class AudioSource(msgspec.Struct, kw_only=True, frozen=True):
-    """One audio file as the client sent it, and the request field it came from."""
 
-    data: bytes
-    declared_format: str | None
-    field: str
+class AudioQuestion(msgspec.Struct, kw_only=True, frozen=True):
+    """One question about up to five audio files (the audios come first in the prompt)."""
+
+    files: list[AudioFile]
+    question: str
+    sampling: SamplingParams
+    files_field: str = "audio_files"
+    """The request field holding the files: limits on all of them name it."""
+
+
+class ConversationMessage(msgspec.Struct, kw_only=True, frozen=True):
+    role: Literal["system", "user", "assistant"]
+    content: list[TextPart | AudioFile]
+
+
+class Conversation(msgspec.Struct, kw_only=True, frozen=True):
+    """Chat messages whose parts are text or audio files, to be answered by the model."""
+
+    model: str | None = None
+    """The model the client asked for (refused unless it is the one served); None: the served one."""
+    messages: list[ConversationMessage]
+    sampling: SamplingParams
+    files_field: str = "messages"
+    """The request field holding the audio: limits on all of it name it."""
+    max_tokens_field: str = "max_tokens"
+    """The request field `sampling.max_tokens` came from: its limit names it."""
+
+
+class UnderstandingAnswer(msgspec.Struct, kw_only=True):
+    text: str
+    finish_reason: str | None
+    usage: TokenUsage | None
+    model: str
+    audio_seconds: list[float]
+    """Each audio file's duration, in request order."""
+
+
+class AnswerTextDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """A piece of the answer as it is generated. Empty when the model server sent a piece without
+    text (e.g. the role): the answer has started."""
+
+    text: str
+
+
+class AnswerDone(msgspec.Struct, kw_only=True, frozen=True):
+    """The last event: the whole answer (its text is the deltas joined)."""
+
+    answer: UnderstandingAnswer
+
+
+AnswerEvent = AnswerTextDelta | AnswerDone
 
 
 class UnderstandingLimits(msgspec.Struct, kw_only=True, frozen=True):
@@ -46,27 +113,83 @@ class UnderstandingService:
         self.transcription = transcription
         self.limits = limits
 
-    def check_backend(self) -> None:
+    async def answer(self, request: AudioQuestion | Conversation) -> UnderstandingAnswer:
+        """The model's whole answer; every limit is checked before anything is decoded."""
+        messages, seconds = await self._prompt(request)
+        answer = await self.backend.chat(messages, request.sampling)
+        return UnderstandingAnswer(
+            text=answer.text,
+            finish_reason=answer.finish_reason,
+            usage=answer.usage,
+            model=answer.model,
+            audio_seconds=seconds,
+        )
+
+    async def answer_events(self, request: AudioQuestion | Conversation) -> AsyncGenerator[AnswerEvent, None]:
+        """The answer as it is generated: `AnswerTextDelta`s, then one `AnswerDone`. A refusal (limits,
+        audio, the model server refusing) raises before the first event."""
+        messages, seconds = await self._prompt(request)
+        texts: list[str] = []
+        finish_reason: str | None = None
+        usage: TokenUsage | None = None
+        deltas = self.backend.chat_stream(messages, request.sampling)
+        try:
+            async for delta in deltas:
+                finish_reason = delta.finish_reason or finish_reason
+                usage = delta.usage or usage
+                texts.append(delta.text)
+                yield AnswerTextDelta(text=delta.text)
+        finally:  # closed early (the client left): free the backend's slot now, not at collection
+            if isinstance(deltas, AsyncGenerator):
+                await deltas.aclose()
+        yield AnswerDone(
+            answer=UnderstandingAnswer(
+                text="".join(texts),
+                finish_reason=finish_reason,
+                usage=usage,
+                model=self.backend.model_name,
+                audio_seconds=seconds,
+            )
+        )
+
+    # --- steps ------------------------------------------------------------------------------------
+
+    async def _prompt(self, request: AudioQuestion | Conversation) -> tuple[list[ChatMessage], list[float]]:
+        """The messages for the model, and each audio's duration; refusals come first."""
         if not self.backend.supports_chat:
             raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)
-
-    def check_sources(self, sources: Sequence[AudioSource], field: str = "audio_files") -> None:
-        if len(sources) > MAX_AUDIOS_PER_PROMPT:
-            raise InvalidRequest(
-                f"{field} carry {len(sources)} audios; Voxtral accepts at most {MAX_AUDIOS_PER_PROMPT} per prompt",
-                field=field,
+        if isinstance(request, AudioQuestion):
+            self._check_question(request.question)
+            conversation = Conversation(
+                messages=[
+                    ConversationMessage(
+                        role="user", content=[*request.files, TextPart(text=request.question)]
+                    )
+                ],
+                sampling=request.sampling,
+                files_field=request.files_field,
             )
-        total_bytes = sum(len(source.data) for source in sources)
-        if total_bytes > self.limits.max_total_bytes:
-            raise PayloadTooLarge(
-                f"{field} total {total_bytes} bytes of audio; the limit is {self.limits.max_total_bytes} bytes "
-                "(MAX_REQUEST_SIZE_MB)",
-                field=field,
+        else:
+            conversation = request
+            if request.model is not None:
+                check_model(self.backend, request.model)
+        self._check_max_tokens(conversation)
+        files = [part for m in conversation.messages for part in m.content if isinstance(part, AudioFile)]
+        self._check_files(files, conversation.files_field)
+        decoded = await self._decode_all(files, conversation.files_field)
+        audios = iter(decoded)
+        messages = [
+            ChatMessage(
+                role=message.role,
+                content=[
+                    AudioPart(audio=next(audios)) if isinstance(p, AudioFile) else p for p in message.content
+                ],
             )
+            for message in conversation.messages
+        ]
+        return messages, [audio.duration_seconds for audio in decoded]
 
-    def check(self, sources: Sequence[AudioSource], question: str, sampling: SamplingParams) -> None:
-        """Everything /understand/ can refuse before decoding anything."""
-        self.check_backend()
+    def _check_question(self, question: str) -> None:
         if not question.strip():
             raise InvalidRequest("question is empty", field="question")
         if len(question) > self.limits.max_question_chars:
@@ -74,24 +197,35 @@ class UnderstandingService:
                 f"question is {len(question)} characters; the limit is {self.limits.max_question_chars}",
                 field="question",
             )
-        if sampling.max_tokens is not None and sampling.max_tokens > self.limits.max_tokens:
-            raise InvalidRequest(
-                f"max_tokens is {sampling.max_tokens}; the limit is {self.limits.max_tokens}",
-                field="max_tokens",
-            )
-        self.check_sources(sources)
 
-    async def decode_all(
-        self, sources: Sequence[AudioSource], field: str = "audio_files"
-    ) -> list[DecodedAudio]:
+    def _check_max_tokens(self, conversation: Conversation) -> None:
+        max_tokens = conversation.sampling.max_tokens
+        if max_tokens is not None and max_tokens > self.limits.max_tokens:
+            name = conversation.max_tokens_field
+            raise InvalidRequest(f"{name} is {max_tokens}; the limit is {self.limits.max_tokens}", field=name)
+
+    def _check_files(self, files: Sequence[AudioFile], field: str) -> None:
+        if len(files) > MAX_AUDIOS_PER_PROMPT:
+            raise InvalidRequest(
+                f"{field} carry {len(files)} audios; Voxtral accepts at most {MAX_AUDIOS_PER_PROMPT} per prompt",
+                field=field,
+            )
+        total_bytes = sum(len(file.data) for file in files)
+        if total_bytes > self.limits.max_total_bytes:
+            raise PayloadTooLarge(
+                f"{field} total {total_bytes} bytes of audio; the limit is {self.limits.max_total_bytes} bytes "
+                "(MAX_REQUEST_SIZE_MB)",
+                field=field,
+            )
+
+    async def _decode_all(self, files: Sequence[AudioFile], field: str) -> list[DecodedAudio]:
         """Decode concurrently (bounded by the decode pool); the first failure cancels the rest."""
         # Each file may be as long as the whole understanding budget; the total is checked after.
+        transcription = self.transcription
         per_file = msgspec.structs.replace(
-            self.transcription.limits, max_duration_seconds=self.limits.max_total_seconds
+            transcription.limits, max_duration_seconds=self.limits.max_total_seconds
         )
-        audios = await gather_or_cancel(
-            self.transcription.decode(s.data, s.declared_format, s.field, per_file) for s in sources
-        )
+        audios = await gather_or_cancel(decode_file(transcription.decode_pool, f, per_file) for f in files)
         total = sum(audio.duration_seconds for audio in audios)
         if total > self.limits.max_total_seconds:
             raise AudioTooLong(
@@ -101,18 +235,3 @@ class UnderstandingService:
                 details={"duration_seconds": round(total, 3), "limit_seconds": self.limits.max_total_seconds},
             )
         return audios
-
-    @staticmethod
-    def prompt(audios: Sequence[DecodedAudio], question: str) -> list[ChatMessage]:
-        """One user message: the audios, then the question."""
-        parts: list[TextPart | AudioPart] = [AudioPart(audio=audio) for audio in audios]
-        parts.append(TextPart(text=question))
-        return [ChatMessage(role="user", content=parts)]
-
-    async def answer(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
-        return await self.backend.chat(messages, sampling)
-
-    def answer_stream(
-        self, messages: list[ChatMessage], sampling: SamplingParams
-    ) -> AsyncIterator[AnswerDelta]:
-        return self.backend.chat_stream(messages, sampling)

@@ -3,12 +3,11 @@
 Errors on these routes use OpenAI's shape (`routes/error_handlers.py` decides by path)."""
 
 from voxtral_gateway.routes.openai.chat import ChatCompletionsController
-from voxtral_gateway.routes.openai.models import ModelsController, served_model_ids
+from voxtral_gateway.routes.openai.models import ModelsController
 from voxtral_gateway.routes.openai.transcriptions import AudioTranscriptionsController
 
 __all__ = [
     "AudioTranscriptionsController",
     "ChatCompletionsController",
     "ModelsController",
-    "served_model_ids",
 ]

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from voxtral_gateway.errors import ModelNotFound
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.openai import ModelCard, ModelList
-
-WHISPER_ALIAS = "whisper-1"
-"""Accepted for transcription so scripts written for OpenAI's Whisper work unchanged."""
-
-
-def served_model_ids(runtime: Runtime) -> list[str]:
-    return [runtime.backend.model_name]
-
-
-def check_model(runtime: Runtime, model: str, *, allow_whisper_alias: bool) -> None:
-    allowed = served_model_ids(runtime) + ([WHISPER_ALIAS] if allow_whisper_alias else [])
-    if model not in allowed:
-        raise ModelNotFound(
-            f"The model `{model}` does not exist or is not served here; use one of: {', '.join(allowed)}",
-            field="model",
-        )
+from voxtral_gateway.services.models import served_model_ids
 
 
 class ModelsController(Controller):
@@ -36,10 +20,11 @@ class ModelsController(Controller):
         description="The model the configured backend serves, in OpenAI's list shape.",
     )
     async def list_models(self, runtime: Runtime) -> ModelList:
+        """The served model (one entry)."""
         created = int(runtime.started_wall_time)
         return ModelList(
             data=[
                 ModelCard(id=model, created=created, owned_by="voxtral-gateway")
-                for model in served_model_ids(runtime)
+                for model in served_model_ids(runtime.backend)
             ]
         )

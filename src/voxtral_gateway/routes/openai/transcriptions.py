@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, get_args
 
@@ -14,12 +14,9 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
-from voxtral_gateway.backends import TranscriptionOptions
-from voxtral_gateway.errors import GatewayError, InvalidRequest
-from voxtral_gateway.routes.docs import openai_error_responses
-from voxtral_gateway.routes.error_wire import sse_error_event
-from voxtral_gateway.routes.openai.models import check_model
-from voxtral_gateway.routes.sse import sse_event, sse_response
+from voxtral_gateway.errors import InvalidRequest
+from voxtral_gateway.routes.docs import openai_error_responses, success_response, with_alternatives
+from voxtral_gateway.routes.sse import SSE_MEDIA_TYPE, sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
 from voxtral_gateway.schemas.openai import (
@@ -31,8 +28,16 @@ from voxtral_gateway.schemas.openai import (
     TranscriptionVerboseJson,
     VerboseSegment,
 )
+from voxtral_gateway.services.models import WHISPER_ALIAS, check_model
 from voxtral_gateway.services.subtitles import to_srt, to_vtt
-from voxtral_gateway.services.transcription import stitch
+from voxtral_gateway.services.transcription import (
+    AudioFile,
+    TextDelta,
+    TranscriptionDone,
+    TranscriptionEvent,
+    TranscriptionOptions,
+    TranscriptionResult,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +64,14 @@ _KNOWN_FIELDS = {
     _GRANULARITIES,
 }
 _TEXT_PLAIN = "text/plain; charset=utf-8"
+_VTT = "text/vtt; charset=utf-8"
+_OPERATION = with_alternatives(
+    {
+        _TEXT_PLAIN: "`response_format` `text` (the transcript and a newline) or `srt` (SubRip subtitles).",
+        _VTT: "`response_format` `vtt` (WebVTT subtitles).",
+        SSE_MEDIA_TYPE: "With `stream: true`: `transcript.text.delta` events, then `transcript.text.done`.",
+    }
+)
 
 
 @dataclass
@@ -128,7 +141,14 @@ class AudioTranscriptionsController(Controller):
             "in parallel; `srt`, `vtt` and `verbose_json` carry each segment's times in the original audio."
         ),
         status_code=200,
-        responses=openai_error_responses(404, 413, 415, 422, 429, 502, 503, 504),
+        responses={
+            **success_response(
+                TranscriptionJson | TranscriptionVerboseJson,
+                "`response_format` `json` (the default) or `verbose_json` (language, duration, segments).",
+            ),
+            **openai_error_responses(404, 413, 415, 422, 429, 502, 503, 504),
+        },
+        operation_class=_OPERATION,
     )
     async def create_transcription(
         self,
@@ -136,68 +156,56 @@ class AudioTranscriptionsController(Controller):
         request: Request,
         runtime: Runtime,
     ) -> Response:
+        """Transcribe `file` in the requested `response_format`, whole or streamed."""
         started = time.perf_counter()
-        check_model(runtime, data.model, allow_whisper_alias=True)
+        check_model(runtime.backend, data.model, aliases=[WHISPER_ALIAS])
         options, response_format = await _validated(request, data)
-        service = runtime.transcription
-        service.check_language(options.language)
-        audio = await service.decode(await data.file.read(), None, field="file")
+        file = AudioFile(data=await data.file.read(), declared_format=None, field="file")
         await data.file.close()
+        service = runtime.transcription
         if data.stream:
-            return await _stream(
-                service.transcribe_segments(audio, options, field="file"), audio.duration_seconds
+            return await sse_after_first_event(
+                service.transcribe_events(file, options), _encode_event, "openai", name="openai_transcription"
             )
-
-        pieces = [piece async for piece in service.transcribe_segments(audio, options, field="file")]
-        transcript = stitch(pieces)
-        usage = DurationUsage(seconds=math.ceil(audio.duration_seconds))
+        result = await service.transcribe(file, options)
         log.info(
-            "openai_transcription", segments=len(pieces), ms=round((time.perf_counter() - started) * 1000, 1)
+            "openai_transcription",
+            segments=result.segment_count,
+            ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        if response_format == "text":
-            return Response(transcript.text + "\n", media_type=_TEXT_PLAIN)
-        if response_format == "srt":
-            return Response(to_srt(transcript.segments), media_type=_TEXT_PLAIN)
-        if response_format == "vtt":
-            return Response(to_vtt(transcript.segments), media_type="text/vtt; charset=utf-8")
-        if response_format == "verbose_json":
-            language = await service.language_of(transcript, options) or "en"
-            return Response(
-                TranscriptionVerboseJson(
-                    language=LANGUAGE_NAMES.get(language, language),
-                    duration=round(audio.duration_seconds, 3),
-                    text=transcript.text,
-                    segments=[
-                        VerboseSegment(id=i, start=s.start, end=s.end, text=s.text)
-                        for i, s in enumerate(transcript.segments)
-                    ],
-                    usage=usage,
-                )
+        return _formatted(result, response_format)
+
+
+def _usage(result: TranscriptionResult) -> DurationUsage:
+    return DurationUsage(seconds=math.ceil(result.audio_seconds))
+
+
+def _formatted(result: TranscriptionResult, response_format: str) -> Response:
+    if response_format == "text":
+        return Response(result.text + "\n", media_type=_TEXT_PLAIN)
+    if response_format == "srt":
+        return Response(to_srt(result.segments), media_type=_TEXT_PLAIN)
+    if response_format == "vtt":
+        return Response(to_vtt(result.segments), media_type=_VTT)
+    if response_format == "verbose_json":
+        language = result.language or "en"
+        return Response(
+            TranscriptionVerboseJson(
+                language=LANGUAGE_NAMES.get(language, language),
+                duration=round(result.audio_seconds, 3),
+                text=result.text,
+                segments=[
+                    VerboseSegment(id=i, start=s.start, end=s.end, text=s.text)
+                    for i, s in enumerate(result.segments)
+                ],
+                usage=_usage(result),
             )
-        return Response(TranscriptionJson(text=transcript.text, usage=usage))
+        )
+    return Response(TranscriptionJson(text=result.text, usage=_usage(result)))
 
 
-async def _stream(pieces: AsyncIterator, duration_seconds: float) -> Response:
-    # The first segment decides the status: a refused request is an HTTP error, not a 200 stream.
-    first = await anext(pieces, None)
-
-    async def events() -> AsyncIterator[bytes]:
-        texts: list[str] = []
-        try:
-            piece = first
-            while piece is not None:
-                if piece.transcript.text:
-                    delta = piece.transcript.text if not texts else " " + piece.transcript.text
-                    texts.append(piece.transcript.text)
-                    yield sse_event(TranscriptDeltaEvent(delta=delta))
-                piece = await anext(pieces, None)
-        except GatewayError as exc:
-            log.warning("openai_transcription_stream_failed", error=exc.message)
-            yield sse_error_event(exc, "openai")
-            return
-        finally:
-            await pieces.aclose()
-        usage = DurationUsage(seconds=math.ceil(duration_seconds))
-        yield sse_event(TranscriptDoneEvent(text=" ".join(texts), usage=usage))
-
-    return sse_response(events())
+def _encode_event(event: TranscriptionEvent) -> Iterator[bytes]:
+    if isinstance(event, TextDelta):
+        yield sse_event(TranscriptDeltaEvent(delta=event.text))
+    elif isinstance(event, TranscriptionDone):
+        yield sse_event(TranscriptDoneEvent(text=event.result.text, usage=_usage(event.result)))

@@ -10,13 +10,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from voxtral_gateway.backends import TranscriptionOptions
 from voxtral_gateway.routes.docs import error_responses
 from voxtral_gateway.routes.error_wire import error_detail, status_of
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.batch import BatchItemResult, BatchRequest, BatchResponse
-from voxtral_gateway.services.batch import BatchItem, BatchOutcome
-from voxtral_gateway.services.understanding import AudioSource
+from voxtral_gateway.services.batch import AudioFile, BatchItem, BatchOutcome, TranscriptionOptions
 
 HTTP_207_MULTI_STATUS = 207
 
@@ -55,10 +53,10 @@ def _item_result(outcome: BatchOutcome) -> BatchItemResult:
         id=outcome.id,
         status="ok",
         status_code=200,
-        transcription=result.transcript.text,
+        transcription=result.text,
         language_detected=result.language,
-        confidence=result.transcript.confidence,
-        audio_duration_seconds=result.audio_duration_seconds,
+        confidence=result.confidence,
+        audio_duration_seconds=round(result.audio_seconds, 3),
         processing_time_ms=processing_ms,
     )
 
@@ -83,7 +81,9 @@ class BatchController(Controller):
         status_code=200,
         responses={
             HTTP_207_MULTI_STATUS: ResponseSpec(
-                data_container=BatchResponse, description="Some files failed: see each result's `error`."
+                data_container=BatchResponse,
+                description="Some files failed: see each result's `error`.",
+                generate_examples=False,
             ),
             **error_responses(413, 422, 429),
         },
@@ -91,19 +91,18 @@ class BatchController(Controller):
     async def transcribe_batch(
         self, data: Annotated[BatchRequest, _BODY], runtime: Runtime
     ) -> Response[BatchResponse]:
+        """Transcribe every file; 207 when at least one failed."""
         started = time.perf_counter()
         items = [
             BatchItem(
                 id=item.id if item.id is not None else str(index),
-                source=AudioSource(
+                file=AudioFile(
                     data=item.data, declared_format=item.format, field=f"audio_files[{index}].data"
                 ),
             )
             for index, item in enumerate(data.audio_files)
         ]
-        service = runtime.batch
-        service.check(items, data.language)
-        outcomes = await service.run(
+        outcomes = await runtime.batch.transcribe_batch(
             items, TranscriptionOptions(language=data.language, temperature=data.temperature)
         )
         results = [_item_result(outcome) for outcome in outcomes]

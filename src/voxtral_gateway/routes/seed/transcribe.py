@@ -9,11 +9,11 @@ from litestar import Controller, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from voxtral_gateway.backends import TranscriptionOptions
 from voxtral_gateway.routes.docs import error_responses
 from voxtral_gateway.routes.upload_request import upload_request_class
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.transcribe import TranscribeRequest, TranscribeResponse
+from voxtral_gateway.services.transcription import AudioFile, TranscriptionOptions
 
 _BODY = Body(
     title="Transcription request",
@@ -48,16 +48,16 @@ class TranscribeController(Controller):
     async def transcribe(
         self, data: Annotated[TranscribeRequest, _BODY], runtime: Runtime
     ) -> TranscribeResponse:
+        """Transcribe `audio_file` with the configured backend."""
         started = time.perf_counter()
         result = await runtime.transcription.transcribe(
-            data.audio_file,
-            data.format,
+            AudioFile(data=data.audio_file, declared_format=data.format, field="audio_file"),
             TranscriptionOptions(language=data.language, temperature=data.temperature),
         )
         return TranscribeResponse(
-            transcription=result.transcript.text,
+            transcription=result.text,
             language_detected=result.language,
-            confidence=result.transcript.confidence,
+            confidence=result.confidence,
             processing_time_ms=round((time.perf_counter() - started) * 1000, 2),
-            audio_duration_seconds=result.audio_duration_seconds,
+            audio_duration_seconds=round(result.audio_seconds, 3),
         )
