@@ -16,10 +16,10 @@ from voxtral_gateway.app import create_app
 from voxtral_gateway.schemas.errors import ErrorResponse
 from voxtral_gateway.schemas.openai import OpenAIErrorResponse
 from voxtral_gateway.services.understanding import UNDERSTANDING_NEEDS_VOXTRAL
-from voxtral_gateway.settings import Settings
+from voxtral_gateway.settings import load_settings
 
 # A vLLM host nothing listens on: no request below reaches the backend.
-SETTINGS = Settings(voxtral_host="127.0.0.1", voxtral_port=9, max_file_size_mb=0.01)
+SETTINGS = load_settings({"VOXTRAL_HOST": "127.0.0.1", "VOXTRAL_PORT": "9", "MAX_FILE_SIZE_MB": "0.01"})
 ROUTES = {
     "/transcribe": "TranscribeResponse",
     "/transcribe/batch": "BatchResponse",
@@ -88,7 +88,7 @@ async def test_error_examples_are_valid_bodies_with_codes_of_their_status(docume
 
 
 async def test_the_413_example_is_what_an_oversized_file_gets(client: AsyncTestClient, document: dict):
-    too_big = b"\0" * (SETTINGS.max_file_size_bytes + 1)
+    too_big = b"\0" * (SETTINGS.limits.max_file_size_bytes + 1)
     response = await client.post("/transcribe/", json={"audio_file": base64.b64encode(too_big).decode()})
     assert response.status_code == 413
     real, documented = response.json()["error"], _documented_error(document, "/transcribe", 413)["error"]
