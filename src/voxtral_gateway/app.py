@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     debug = settings.observability.debug
     configure_logging(debug)
     runtime = Runtime(settings)
-    health = HealthReporter(runtime, settings.observability.health_cache_seconds)
+    health = HealthReporter(runtime.health, settings.observability.health_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ import msgspec
 from voxtral_gateway.backends.base import BackendHealth, SpeechBackend
 from voxtral_gateway.routes.health import HealthReporter
 from voxtral_gateway.services.admission import AdmissionGate, AdmissionLimits
+from voxtral_gateway.services.health import HealthService
 
 
 class _Engine(SpeechBackend):
@@ -32,13 +33,13 @@ class _Engine(SpeechBackend):
 class _Runtime:
     def __init__(self) -> None:
         self.backend = _Engine()
-        self.started_at = time.monotonic()
-        self.admission = AdmissionGate(AdmissionLimits(max_in_flight=2, queue_limit=3, max_wait_seconds=1))
+        admission = AdmissionGate(AdmissionLimits(max_in_flight=2, queue_limit=3, max_wait_seconds=1))
+        self.health = HealthService(self.backend, admission, time.monotonic())
 
 
 async def test_the_report_is_reused_for_the_cache_time_and_built_once_for_concurrent_callers():
     runtime = _Runtime()
-    reporter = HealthReporter(runtime, cache_seconds=60)  # type: ignore[arg-type]
+    reporter = HealthReporter(runtime.health, cache_seconds=60)
     reports = await asyncio.gather(*(reporter.report() for _ in range(5)))
     assert runtime.backend.probes == 1
     assert {report.status for report in reports} == {200}
@@ -51,7 +52,7 @@ async def test_the_report_is_reused_for_the_cache_time_and_built_once_for_concur
 
 async def test_zero_cache_seconds_probes_every_time():
     runtime = _Runtime()
-    reporter = HealthReporter(runtime, cache_seconds=0)  # type: ignore[arg-type]
+    reporter = HealthReporter(runtime.health, cache_seconds=0)
     assert (await reporter.report()).status == 200
     runtime.backend.ready = False
     report = await reporter.report()

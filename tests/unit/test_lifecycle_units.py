@@ -6,7 +6,8 @@ import asyncio
 import gc
 import weakref
 
-from voxtral_gateway.lifecycle import ReceiveWatcher, ShutdownCoordinator, expects_body
+from voxtral_gateway.lifecycle import ReceiveWatcher, expects_body
+from voxtral_gateway.runtime import ShutdownCoordinator
 
 
 class FakeReceive:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from voxtral_gateway.lifecycle import GatewayMiddleware, ShutdownCoordinator
+from voxtral_gateway.lifecycle import GatewayMiddleware
 from voxtral_gateway.observability.server_timing import (
     TimedCall,
     TimingRecorder,
@@ -13,6 +13,7 @@ from voxtral_gateway.observability.server_timing import (
     current_recorder,
     recording,
 )
+from voxtral_gateway.runtime import ShutdownCoordinator
 
 
 def test_a_metric_is_the_union_of_its_spans():

@@ -2,6 +2,5 @@
 
 from voxtral_gateway.lifecycle.disconnect import ReceiveWatcher, expects_body
 from voxtral_gateway.lifecycle.middleware import GatewayMiddleware, send_error
-from voxtral_gateway.lifecycle.shutdown import ShutdownCoordinator
 
-__all__ = ["GatewayMiddleware", "ReceiveWatcher", "ShutdownCoordinator", "expects_body", "send_error"]
+__all__ = ["GatewayMiddleware", "ReceiveWatcher", "expects_body", "send_error"]

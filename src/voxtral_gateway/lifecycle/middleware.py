@@ -25,7 +25,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxtral_gateway.errors import GatewayError, ShuttingDown
 from voxtral_gateway.lifecycle.disconnect import ReceiveWatcher, expects_body
-from voxtral_gateway.lifecycle.shutdown import ShutdownCoordinator
 from voxtral_gateway.observability import http_metrics
 from voxtral_gateway.observability.request_id import (
     RequestContext,
@@ -41,6 +40,7 @@ from voxtral_gateway.routes.error_wire import (
     dialect_of,
     wire_error,
 )
+from voxtral_gateway.runtime.shutdown import ShutdownCoordinator
 
 log = structlog.get_logger(__name__)
 _RATE_LIMITED_CLOSE_CODE = REFUSAL_CLOSE_BASE + 429

@@ -14,9 +14,8 @@ from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
-from voxtral_gateway.backends import BackendHealth, SpeechBackend
-from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.health import AdmissionStatus, BackendServerStatus, BackendStatus, HealthResponse
+from voxtral_gateway.services.health import GatewayHealth, HealthService
 
 
 class HealthController(Controller):
@@ -53,8 +52,8 @@ class HealthReporter:
     """The health report, built at most once per `cache_seconds` (HEALTH_CACHE_SECONDS; 0: every time).
     Concurrent callers while it is being built share that one build."""
 
-    def __init__(self, runtime: Runtime, cache_seconds: float):
-        self._runtime = runtime
+    def __init__(self, health: HealthService, cache_seconds: float):
+        self._health = health
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, EncodedHealth] | None = None
         self._building = asyncio.Lock()
@@ -71,7 +70,7 @@ class HealthReporter:
         async with self._building:
             if (fresh := self._fresh()) is not None:
                 return fresh
-            status, body = await health_report(self._runtime)
+            status, body = health_response(await self._health.check())
             report = EncodedHealth(status, _encoder.encode(body))
             self._cached = (time.monotonic(), report)
             return report
@@ -80,50 +79,36 @@ class HealthReporter:
 _encoder = msgspec.json.Encoder()
 
 
-async def health_report(runtime: Runtime) -> tuple[int, HealthResponse]:
+def health_response(health: GatewayHealth) -> tuple[int, HealthResponse]:
     """The health status code and body: 200 when the backend can serve, else 503."""
-    backend = runtime.backend
-    state = await backend.health()
+    admission = health.admission
     body = HealthResponse(
-        status="ok" if state.ready else "unavailable",
+        status="ok" if health.ready else "unavailable",
         version=__version__,
-        uptime_seconds=round(time.monotonic() - runtime.started_at, 3),
+        uptime_seconds=health.uptime_seconds,
         backend=BackendStatus(
-            kind=backend.kind,
-            model=backend.model_name,
-            ready=state.ready,
-            detail=state.detail,
-            url=backend.base_url,
+            kind=health.backend_kind,
+            model=health.model,
+            ready=health.ready,
+            detail=health.detail,
+            url=health.url,
         ),
-        backends=_servers(backend, state),
+        backends=[
+            BackendServerStatus(
+                url=server.url,
+                state=server.state,
+                ready=server.state == "healthy",
+                in_flight=server.in_flight,
+                detail=server.detail,
+                checked_seconds_ago=server.checked_seconds_ago,
+            )
+            for server in health.servers
+        ],
         admission=AdmissionStatus(
-            in_flight=runtime.admission.in_flight,
-            queued=runtime.admission.queued,
-            max_in_flight=runtime.admission.limits.max_in_flight,
-            queue_limit=runtime.admission.limits.queue_limit,
+            in_flight=admission.in_flight,
+            queued=admission.queued,
+            max_in_flight=admission.max_in_flight,
+            queue_limit=admission.queue_limit,
         ),
     )
-    return (200 if state.ready else 503), body
-
-
-def _servers(backend: SpeechBackend, state: BackendHealth) -> list[BackendServerStatus]:
-    if not state.members:  # one engine in process
-        return [
-            BackendServerStatus(
-                url=backend.base_url,
-                state="healthy" if state.ready else "unhealthy",
-                ready=state.ready,
-                detail=state.detail,
-            )
-        ]
-    return [
-        BackendServerStatus(
-            url=member.url,
-            state=member.state,
-            ready=member.state == "healthy",
-            in_flight=member.in_flight,
-            detail=member.detail,
-            checked_seconds_ago=member.checked_seconds_ago,
-        )
-        for member in state.members
-    ]
+    return (200 if health.ready else 503), body

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
-LanguageCode = Literal["en", "es", "fr", "pt", "hi", "de", "nl", "it"]
-SUPPORTED_LANGUAGES: tuple[str, ...] = LanguageCode.__args__
+from voxtral_gateway.services.language import SUPPORTED_LANGUAGES, LanguageCode
+
+__all__ = ["SUPPORTED_LANGUAGES", "AudioFormat", "LanguageCode", "Temperature"]
 
 AudioFormat = Literal["mp3", "wav", "flac", "m4a", "mp4", "aac", "ogg", "oga", "opus", "webm", "mka"]
 """What a client may declare; it is a hint, the real container is sniffed from the bytes."""

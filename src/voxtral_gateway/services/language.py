@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable
+from typing import Literal
 
-from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
+LanguageCode = Literal["en", "es", "fr", "pt", "hi", "de", "nl", "it"]
+"""The languages Voxtral transcribes and understands (and the API accepts)."""
+SUPPORTED_LANGUAGES: tuple[str, ...] = LanguageCode.__args__
 
 
 @functools.cache

@@ -18,7 +18,6 @@ from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses, success_response, with_alternatives
 from voxtral_gateway.routes.sse import SSE_MEDIA_TYPE, sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
-from voxtral_gateway.schemas.common import SUPPORTED_LANGUAGES
 from voxtral_gateway.schemas.openai import (
     DurationUsage,
     ResponseFormat,
@@ -28,6 +27,7 @@ from voxtral_gateway.schemas.openai import (
     TranscriptionVerboseJson,
     VerboseSegment,
 )
+from voxtral_gateway.services.language import SUPPORTED_LANGUAGES
 from voxtral_gateway.services.models import WHISPER_ALIAS, check_model
 from voxtral_gateway.services.subtitles import to_srt, to_vtt
 from voxtral_gateway.services.transcription import (

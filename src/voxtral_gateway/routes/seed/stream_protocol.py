@@ -163,7 +163,7 @@ class SeedStream:
                 return
 
     def _limit(self, item: Inbound) -> GatewayError:
-        if item.limit == "shutting_down":  # SIGTERM (lifecycle/shutdown.py): finish like any limit
+        if item.limit == "shutting_down":  # SIGTERM (runtime/shutdown.py): finish like any limit
             return limits.shutting_down()
         if item.limit == "idle_timeout":
             return limits.idle_timeout(self.config)

@@ -43,7 +43,7 @@ FORMATS: tuple[str, ...] = (*STREAMABLE, *sorted(PCM_FORMATS))
 
 
 class LiveCollaborators(msgspec.Struct, kw_only=True, frozen=True):
-    """What a session works with, built once per worker (`runtime.py`)."""
+    """What a session works with, built once per worker (`runtime/`)."""
 
     backend: SpeechBackend
     cpu_pool: CpuPool

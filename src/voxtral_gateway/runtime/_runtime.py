@@ -7,13 +7,14 @@ import time
 from voxtral_gateway.audio import AudioLimits
 from voxtral_gateway.backends import SpeechBackend, create_backend
 from voxtral_gateway.cpu_pool import CpuPool
-from voxtral_gateway.lifecycle import ShutdownCoordinator
 from voxtral_gateway.memory import tune_allocator
 from voxtral_gateway.observability.metrics import worker_exiting
 from voxtral_gateway.ratelimit import AccessControl
+from voxtral_gateway.runtime.shutdown import ShutdownCoordinator
 from voxtral_gateway.services.admission import AdmissionGate
 from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
+from voxtral_gateway.services.health import HealthService
 from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
 from voxtral_gateway.services.live.config import StreamConfig, stream_config
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
@@ -37,6 +38,7 @@ class Runtime:
         # The engine (vLLM pool or embedded) behind admission control, measured (services/guarded_backend.py).
         self.admission = AdmissionGate(settings.admission)
         self.backend: SpeechBackend = GuardedBackend(create_backend(settings), self.admission)
+        self.health = HealthService(self.backend, self.admission, self.started_at)
         self.decode_pool = CpuPool("decode", work.decode_workers, work.cpu_queue_limit, metric="decode")
         self.audio_limits = AudioLimits(
             max_bytes=limits.max_file_size_bytes,
