@@ -27,6 +27,7 @@ from voxtral_gateway.routes.openai import (
     ChatCompletionsController,
     ModelsController,
 )
+from voxtral_gateway.routes.playground import PlaygroundController
 from voxtral_gateway.routes.stream import stream_transcribe
 from voxtral_gateway.routes.transcribe import TranscribeController
 from voxtral_gateway.routes.understand import UnderstandController
@@ -46,6 +47,8 @@ Every error has one JSON shape: `{"error": {"code", "message", "field", "details
 
 The reference (the API, the streaming protocol, OpenAI compatibility, limits, settings) is in the
 repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/openai.md`.
+
+Try it in a browser: [the playground](/playground) (a file, the microphone, questions about audio).
 """
 
 
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             _with_body_limit(ChatCompletionsController, many_files_limit),
             stream_transcribe,
+            PlaygroundController,
         ],
         dependencies={"runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
