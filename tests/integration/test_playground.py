@@ -46,6 +46,33 @@ DESKTOP_SIZE = (1200, 900)
 SRT_BLOCK = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+?)(?:\n\n|\n?$)", re.S)
 
 
+# Every visible text (disabled controls are exempt, as in WCAG) against the first opaque background behind
+# it: [element, ratio] for each below 4.5:1.
+CONTRAST_CHECK = """
+const rgb = (value) => value.match(/[\\d.]+/g).map(Number);
+const luminance = ([r, g, b]) => {
+  const linear = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+};
+const background = (element) => {
+  for (let node = element; node; node = node.parentElement) {
+    const color = rgb(getComputedStyle(node).backgroundColor);
+    if (color.length < 4 || color[3] === 1) return color;
+  }
+  return [255, 255, 255];
+};
+const failures = [];
+for (const element of document.querySelectorAll("body *")) {
+  const ownText = [...element.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!ownText || !element.checkVisibility() || element.closest(":disabled")) continue;
+  const [a, b] = [luminance(rgb(getComputedStyle(element).color)), luminance(background(element))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) failures.push([element.id || element.className || element.tagName, ratio.toFixed(2)]);
+}
+return failures;
+"""
+
+
 @dataclass
 class Browser:
     driver: WebDriver
@@ -273,6 +300,9 @@ def test_a_non_audio_file_shows_the_415_message(
 def test_with_keys_a_missing_key_shows_401_and_an_unknown_one_403_over_http_and_websocket(
     browser: Browser, keyed_gateway: GatewayProcess, speech: SpeechClip
 ) -> None:
+    # The page itself, like /docs, needs no key: its API calls carry the one entered.
+    assert httpx.get(f"{keyed_gateway.base_url}/playground").status_code == 200
+    assert httpx.get(f"{keyed_gateway.base_url}/playground/playground.js").status_code == 200
     browser.open(keyed_gateway)
     browser.upload(speech.path)
     browser.wait_for(lambda: browser.find("#file-error").is_displayed(), "the 401")
@@ -328,6 +358,8 @@ def test_at_phone_width_nothing_overflows_and_every_control_is_labelled(
              .map((el) => el.id || el.outerHTML)"""
     )
     assert unlabelled == []
+    low_contrast = browser.driver.execute_script(CONTRAST_CHECK)
+    assert low_contrast == []
     # Keyboard: Tab goes from the skip link through the settings to the file picker, in order.
     body = browser.find("body")
     focused = []
