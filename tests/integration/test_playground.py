@@ -2,7 +2,8 @@
 
 Chromium's fake microphone plays the speech fixture, so "Record" streams real speech over the WebSocket.
 Every state is saved as a screenshot in PLAYGROUND_ARTIFACTS (else a pytest temp folder, printed).
-Needs Debian's `chromium` and `chromium-driver` (and `selenium`); `.ci/run` installs them."""
+Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them; skipped without them) and
+`selenium` (the test extra)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,17 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.audio_fixtures import FixtureSet, SpeechClip, normalize_text
 from tests.support.gateway_process import GatewayProcess
 from tests.support.standin_thread import ThreadedStandIn
-from voxtral_gateway.auth import ApiKeyFile, new_key, write_keys_file
-from voxtral_gateway.auth._keys import new_record
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from voxtral_gateway.auth import ApiKeyFile, ApiKeyRecord, hash_key, new_key, write_keys_file
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -180,7 +179,13 @@ def keyed_gateway(
 ) -> Iterator[GatewayProcess]:
     """A gateway on the stand-in vLLM (it answers questions) that needs an API key."""
     keys_file = tmp_path_factory.mktemp("playground-keys") / "api_keys.json"
-    write_keys_file(keys_file, ApiKeyFile(keys=[new_record("playground", api_key)]))
+    record = ApiKeyRecord(
+        id="key_playground",
+        name="playground",
+        sha256=hash_key(api_key),
+        created_at="2026-01-01T00:00:00+00:00",
+    )
+    write_keys_file(keys_file, ApiKeyFile(keys=[record]))
     env = {**standin.gateway_env(), "API_KEYS_FILE": str(keys_file), "RATE_LIMIT_ENABLED": "false"}
     with GatewayProcess(env=env) as gateway:
         yield gateway
