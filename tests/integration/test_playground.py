@@ -32,10 +32,6 @@ from voxtral_gateway.auth import ApiKeyFile, ApiKeyRecord, hash_key, new_key, wr
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-)
 
 # The words of the last utterance must be on the page this long after the speech ends: the stream's
 # silence detection (STREAM_SILENCE_SECONDS) plus one embedded transcription on a busy CI machine.
@@ -135,13 +131,21 @@ def speech(audio_fixtures: FixtureSet) -> SpeechClip:
 
 
 @pytest.fixture(scope="module")
+def chromium() -> tuple[str, str]:
+    """Debian's chromium and its driver; the browser tests are skipped (saying why) without them."""
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="module")
 def browser(
-    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, speech: SpeechClip
+    chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactory, artifacts: Path, speech: SpeechClip
 ) -> Iterator[Browser]:
     """Headless Chromium whose microphone plays the speech clip once (then silence)."""
     downloads = tmp_path_factory.mktemp("playground-downloads")
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = chromium[0]
     for flag in (
         "--headless",
         "--no-sandbox",
@@ -161,7 +165,7 @@ def browser(
     options.add_experimental_option(
         "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
     )
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver = webdriver.Chrome(options=options, service=Service(chromium[1]))
     try:
         yield Browser(driver=driver, downloads=downloads, artifacts=artifacts)
     finally:

@@ -260,7 +260,6 @@ class LiveSession {
     this.onEnd = onEnd;
     this.frames = []; // the PCM sent, kept to ask questions about the recording
     this.sampleRate = 16000;
-    this.finished = false;
   }
 
   async start() {
@@ -269,6 +268,7 @@ class LiveSession {
     });
     // The browser resamples the microphone to the context's rate: 16 kHz, the model's own.
     this.context = new AudioContext({ sampleRate: 16000 });
+    await this.context.resume(); // a context made after the permission prompt may start suspended
     this.sampleRate = this.context.sampleRate;
     await this.context.audioWorklet.addModule("/playground/pcm-capture.js");
     const ready = await this.open();
