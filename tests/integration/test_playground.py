@@ -29,6 +29,7 @@ from tests.audio_fixtures import FixtureSet, SpeechClip, normalize_text
 from tests.support.gateway_process import GatewayProcess
 from tests.support.standin_thread import ThreadedStandIn
 from voxtral_gateway.auth import ApiKeyFile, ApiKeyRecord, hash_key, new_key, write_keys_file
+from voxtral_gateway.routes.playground import PLAYGROUND_FILES
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -204,11 +205,13 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(embedded_gateway
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for name, kind in (("playground.js", "text/javascript"), ("pcm-capture.js", "text/javascript")):
+    assert {"playground.js", "pcm-capture.js", "playground.css"} <= PLAYGROUND_FILES.keys()
+    for name, media_type in PLAYGROUND_FILES.items():
         asset = httpx.get(f"{embedded_gateway.base_url}/playground/{name}")
-        assert asset.status_code == 200
-        assert asset.headers["content-type"].startswith(kind)
-    assert httpx.get(f"{embedded_gateway.base_url}/playground/__init__.py").status_code == 404
+        assert asset.status_code == 200, name
+        assert asset.headers["content-type"] == f"{media_type}; charset=utf-8"
+    for name in ("__init__.py", "..%2Fapp.py", "missing.js"):
+        assert httpx.get(f"{embedded_gateway.base_url}/playground/{name}").status_code == 404
     schema = httpx.get(f"{embedded_gateway.base_url}/docs/openapi.json").json()
     assert "(/playground)" in schema["info"]["description"]
 

@@ -16,13 +16,15 @@ from litestar.response import File
 
 PLAYGROUND_PATH = "/playground"
 _PAGE = "index.html"
+_PACKAGE = files("voxtral_gateway.playground")
+# Litestar adds `; charset=utf-8` to text types.
+_MEDIA_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 
-# The only files served; nothing else in the package directory is reachable.
+# The only files served: the package's pages, styles and scripts, by exact name (never a path).
 PLAYGROUND_FILES: dict[str, str] = {
-    _PAGE: "text/html; charset=utf-8",
-    "playground.css": "text/css; charset=utf-8",
-    "playground.js": "text/javascript; charset=utf-8",
-    "pcm-capture.js": "text/javascript; charset=utf-8",
+    entry.name: _MEDIA_TYPES[Path(entry.name).suffix]
+    for entry in _PACKAGE.iterdir()
+    if Path(entry.name).suffix in _MEDIA_TYPES
 }
 
 # The page handles an API key: it runs only its own scripts and styles, and talks only to this origin
@@ -43,7 +45,7 @@ _CACHE_CONTROL = CacheControlHeader(no_cache=True)
 
 def _file(name: str) -> File:
     return File(
-        path=Path(str(files("voxtral_gateway.playground") / name)),
+        path=Path(str(_PACKAGE / name)),
         media_type=PLAYGROUND_FILES[name],
         content_disposition_type="inline",
         filename=name,
