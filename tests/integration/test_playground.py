@@ -69,6 +69,17 @@ return failures;
 """
 
 
+# Drop a text file (arguments: the drop zone, its name, its text) as a user dragging it onto the zone.
+DROP_FILE = """
+const [zone, name, text] = arguments;
+const transfer = new DataTransfer();
+transfer.items.add(new File([text], name, { type: "text/plain" }));
+for (const type of ["dragover", "drop"]) {
+  zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+}
+"""
+
+
 @dataclass
 class Browser:
     driver: WebDriver
@@ -307,6 +318,14 @@ def test_a_non_audio_file_shows_the_415_message(
     assert shown.startswith("HTTP 415 · ")
     assert error.json()["error"]["message"] in shown
     browser.screenshot("error-415")
+
+    # The same refusal for a file dropped on the drop zone.
+    browser.driver.execute_script(DROP_FILE, browser.find("#drop-zone"), "dropped.txt", notes.read_text())
+    browser.wait_for(
+        lambda: "dropped.txt: failed" in browser.text("#file-status"), "the dropped file's error"
+    )
+    request_id = re.compile(r" \(request [^)]+\)$")
+    assert request_id.sub("", browser.text("#file-error")) == request_id.sub("", shown)
 
 
 def test_with_keys_a_missing_key_shows_401_and_an_unknown_one_403_over_http_and_websocket(

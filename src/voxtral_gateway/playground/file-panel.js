@@ -26,7 +26,6 @@ async function transcribe(file) {
   clearError(errorBox);
   $("#file-result").hidden = true;
   currentFile = file;
-  setAudioSource("file", file);
   status.textContent = `Transcribing ${file.name} (${fileSize(file.size)})…`;
   const started = performance.now();
   try {
@@ -36,6 +35,7 @@ async function transcribe(file) {
     });
     const result = await response.json();
     show(result, parseServerTiming(response.headers.get("Server-Timing")));
+    setAudioSource("file", file); // audio the API could read: questions can be about it
     status.textContent = `${file.name}: done in ${duration(performance.now() - started)} (round trip).`;
   } catch (error) {
     status.textContent = `${file.name}: failed.`;
