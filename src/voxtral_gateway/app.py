@@ -26,6 +26,7 @@ from voxtral_gateway.routes.openai import (
     ChatCompletionsController,
     ModelsController,
 )
+from voxtral_gateway.routes.playground import PlaygroundController
 from voxtral_gateway.routes.seed import BatchController, TranscribeController, UnderstandController
 from voxtral_gateway.routes.seed.stream import stream_transcribe
 from voxtral_gateway.runtime import Runtime
@@ -44,6 +45,8 @@ Every error has one JSON shape: `{"error": {"code", "message", "field", "details
 
 The reference (the API, the streaming protocol, OpenAI compatibility, limits, settings) is in the
 repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/openai.md`.
+
+Try it in a browser: [the playground](/playground) (a file, the microphone, questions about audio).
 """
 
 
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _with_body_limit(AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             _with_body_limit(ChatCompletionsController, many_files_limit),
             stream_transcribe,
+            PlaygroundController,
         ],
         dependencies={
             "runtime": Provide(lambda: runtime, sync_to_thread=False, use_cache=True),

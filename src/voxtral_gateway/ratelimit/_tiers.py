@@ -18,9 +18,10 @@ _TIER_OF_PATH: dict[str, Tier] = {
     "/transcribe/batch": "batch",
 }
 
-# Monitors and documentation must always be reachable: no limit and no API key.
-_OPEN_PATHS = frozenset({"/health", "/docs", "/metrics"})
-_OPEN_PREFIXES = ("/docs/",)
+# Monitors, documentation and the playground page (its API calls carry the key) must always be
+# reachable: no limit and no API key.
+_OPEN_PATHS = frozenset({"/health", "/docs", "/metrics", "/playground"})
+_OPEN_PREFIXES = ("/docs/", "/playground/")
 
 
 def normalize_path(path: str) -> str:
@@ -33,7 +34,8 @@ def normalize_path(path: str) -> str:
 
 
 def is_open_path(path: str) -> bool:
-    """True for health, docs, the OpenAPI schema and metrics: never limited, never need a key."""
+    """True for health, docs, the OpenAPI schema, metrics and the playground page: never limited, never
+    need a key."""
     path = normalize_path(path)
     return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 

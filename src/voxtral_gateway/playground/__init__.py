@@ -1,0 +1,1 @@
+"""The playground page's static files (HTML, CSS, JavaScript), served by `routes/playground.py`."""
