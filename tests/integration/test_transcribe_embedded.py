@@ -36,6 +36,7 @@ def test_health_reports_the_embedded_backend_ready(embedded_client: httpx.Client
         "detail": None,
         "url": None,
     }
+    assert body["capabilities"]["understanding"] is False
     assert body["version"]
     assert body["uptime_seconds"] > 0
     assert embedded_client.get("/health").status_code == 200

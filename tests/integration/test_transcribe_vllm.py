@@ -33,6 +33,11 @@ def test_health_reports_vllm_ready(client: httpx.Client, standin: ThreadedStandI
     assert backend["kind"] == "vllm"
     assert backend["model"] == "mistralai/Voxtral-Mini-3B-2507"
     assert backend["url"] == standin.base_url
+    assert response.json()["capabilities"] == {
+        "transcription": True,
+        "live_transcription": True,
+        "understanding": True,
+    }
 
 
 def test_any_container_reaches_vllm_as_16khz_mono_wav(

@@ -13,7 +13,7 @@ import { setUpMicrophonePanel } from "./microphone-panel.js";
 import { $, setUpApiKey } from "./page.js";
 import { disableQuestions, setUpQuestionsPanel } from "./questions-panel.js";
 
-/** GET /health/: which backend and model answer; the embedded engine cannot answer questions. */
+/** GET /health/: which backend and model answer, and whether they can answer questions about audio. */
 async function checkBackend() {
   const status = $("#backend-status");
   try {
@@ -21,9 +21,9 @@ async function checkBackend() {
     const health = await response.json();
     const { kind, model, ready } = health.backend;
     status.textContent = `Backend: ${kind} · ${model} · ${ready ? "ready" : "not ready"} · gateway ${health.version}`;
-    if (kind === "embedded") {
+    if (!health.capabilities.understanding) {
       disableQuestions(
-        `Questions are not available here: this gateway runs the embedded engine (${model}), which ` +
+        `Questions are not available here: this gateway runs the ${kind} engine (${model}), which ` +
           "transcribes but cannot answer questions about audio. They need the vLLM backend serving Voxtral " +
           "(the gateway's operator sets VOXTRAL_HOST).",
       );

@@ -14,7 +14,13 @@ from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
-from voxtral_gateway.schemas.health import AdmissionStatus, BackendServerStatus, BackendStatus, HealthResponse
+from voxtral_gateway.schemas.health import (
+    AdmissionStatus,
+    BackendServerStatus,
+    BackendStatus,
+    Capabilities,
+    HealthResponse,
+)
 from voxtral_gateway.services.health import GatewayHealth, HealthService
 
 
@@ -110,5 +116,6 @@ def health_response(health: GatewayHealth) -> tuple[int, HealthResponse]:
             max_in_flight=admission.max_in_flight,
             queue_limit=admission.queue_limit,
         ),
+        capabilities=Capabilities(understanding=health.understanding),
     )
     return (200 if health.ready else 503), body

@@ -38,6 +38,15 @@ class AdmissionStatus(msgspec.Struct, kw_only=True):
     queue_limit: int
 
 
+class Capabilities(msgspec.Struct, kw_only=True):
+    """What the gateway can do with the backend it has (the playground enables its controls from this)."""
+
+    transcription: bool = True
+    live_transcription: bool = True
+    understanding: bool
+    """Questions about audio (`/understand/`, chat with audio): Voxtral on vLLM only."""
+
+
 class HealthResponse(msgspec.Struct, kw_only=True):
     status: Literal["ok", "unavailable"]
     version: str
@@ -45,3 +54,4 @@ class HealthResponse(msgspec.Struct, kw_only=True):
     backend: BackendStatus
     backends: list[BackendServerStatus] = msgspec.field(default_factory=list)
     admission: AdmissionStatus | None = None
+    capabilities: Capabilities

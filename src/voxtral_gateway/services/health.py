@@ -45,6 +45,8 @@ class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
     """Each server of a pool; a single engine reports itself as one member."""
     uptime_seconds: float
     admission: AdmissionSnapshot
+    understanding: bool
+    """Whether the backend answers questions about audio (Voxtral on vLLM; not the embedded engine)."""
 
 
 class HealthService:
@@ -66,6 +68,7 @@ class HealthService:
             url=backend.base_url,
             servers=_servers(backend, state),
             uptime_seconds=round(time.monotonic() - self._started_at, 3),
+            understanding=backend.supports_chat,
             admission=AdmissionSnapshot(
                 in_flight=admission.in_flight,
                 queued=admission.queued,
