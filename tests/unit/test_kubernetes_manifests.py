@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from voxtral_gateway.app import base64_body_limit, create_app
-from voxtral_gateway.auth._keys import read_keys_file
+from voxtral_gateway.auth import read_keys_file
 from voxtral_gateway.observability.multiprocess_dir import MULTIPROC_DIR_VARIABLE
 from voxtral_gateway.settings import MIB, SETTING_NAMES, Settings, load_settings
 
