@@ -103,6 +103,11 @@ def workloads(docs: list[Doc]) -> list[Doc]:
     return [doc for doc in docs if doc["kind"] in WORKLOAD_KINDS]
 
 
+def workload_named(docs: list[Doc], name: str) -> Doc:
+    (found,) = [w for w in workloads(docs) if w["metadata"]["name"] == name]
+    return found
+
+
 def pod_spec(workload: Doc) -> Doc:
     return workload["spec"]["template"]["spec"]
 
@@ -378,11 +383,7 @@ def test_services_select_their_pods_and_ports(docs: list[Doc]):
     for service in find_all(docs, "Service"):
         selected = selected_workloads(docs, {"matchLabels": service["spec"]["selector"]})
         assert len(selected) == 1, f"Service {service['metadata']['name']} selects {selected}"
-        workload = find(
-            docs,
-            next(w["kind"] for w in workloads(docs) if w["metadata"]["name"] == selected[0]),
-            selected[0],
-        )
+        workload = workload_named(docs, selected[0])
         for port in service["spec"]["ports"]:
             container_port(workload, port["targetPort"])
 
@@ -593,8 +594,7 @@ def test_ingress_takes_the_largest_body_and_the_longest_wait(docs, tmp_path, mon
 
 
 def _policies_for(docs: list[Doc], workload: str) -> list[Doc]:
-    kind = next(w["kind"] for w in workloads(docs) if w["metadata"]["name"] == workload)
-    labels = pod_labels(find(docs, kind, workload))
+    labels = pod_labels(workload_named(docs, workload))
     return [p for p in find_all(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], labels)]
 
 
@@ -616,15 +616,15 @@ def test_default_deny_covers_every_pod(docs: list[Doc]):
             assert rule.get("from"), f"{policy['metadata']['name']} has a rule open to everyone"
 
 
-@pytest.mark.parametrize("workload", ["redis", "vllm"])
-def test_redis_and_vllm_take_connections_from_gateway_pods_only(docs: list[Doc], workload: str):
-    if not [w for w in workloads(docs) if w["metadata"]["name"] == workload]:
-        pytest.skip(f"no {workload} in this variant")
-    peers = _allowed_peers(_policies_for(docs, workload))
-    assert peers
-    for peer in peers:
-        assert set(peer) == {"podSelector"}, f"{workload}: only pods of this namespace"
-        assert selected_workloads(docs, peer["podSelector"]) == ["voxtral-gateway"]
+def test_redis_and_vllm_take_connections_from_gateway_pods_only(docs: list[Doc], variant: str):
+    backends = {"base": ["redis", "vllm"], "cpu": ["redis"]}[variant]
+    assert sorted(w["metadata"]["name"] for w in workloads(docs)) == sorted([*backends, "voxtral-gateway"])
+    for workload in backends:
+        peers = _allowed_peers(_policies_for(docs, workload))
+        assert peers, workload
+        for peer in peers:
+            assert set(peer) == {"podSelector"}, f"{workload}: only pods of this namespace"
+            assert selected_workloads(docs, peer["podSelector"]) == ["voxtral-gateway"], workload
 
 
 def test_gateway_takes_connections_from_the_ingress_controller_and_monitoring(docs: list[Doc]):
