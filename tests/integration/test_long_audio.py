@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.audio_fixtures import FixtureSet, make_tone, normalize_text
-from tests.fakes.vllm_server import default_transcriber
+from tests.standin_vllm import default_transcriber
 from tests.support.gateway_process import GatewayProcess
 from tests.support.standin_thread import ThreadedStandIn
 

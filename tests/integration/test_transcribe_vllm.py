@@ -71,7 +71,7 @@ def test_language_is_identified_from_the_transcript_when_not_given(
             "/transcribe/", json=transcribe_body(audio_fixtures.speech("wav", 16000, 1).path)
         )
     finally:
-        from tests.fakes.vllm_server import default_transcriber
+        from tests.standin_vllm import default_transcriber
 
         standin.server.transcriber = default_transcriber
     assert response.status_code == 200
