@@ -1,14 +1,11 @@
-"""POST /transcribe/ and GET /health/ over real HTTP, against the stand-in vLLM."""
+"""POST /transcribe/ and GET /health/ against the stand-in vLLM (the gateway in process)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
 
@@ -16,14 +13,6 @@ UPSTREAM_TIMEOUT = 2.0
 
 
 GATEWAY_ENV = {"UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT)}
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[httpx.Client]:
-    standin.server.reset()
-    standin.server.delay_seconds = 0.0
-    with httpx.Client(base_url=gateway.base_url, timeout=60) as http:
-        yield http
 
 
 def test_health_reports_vllm_ready(client: httpx.Client, standin: ThreadedStandIn):
