@@ -9,7 +9,7 @@ from tests.audio_fixtures import FixtureSet
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
 
-UPSTREAM_TIMEOUT = 2.0
+UPSTREAM_TIMEOUT = 1.5
 
 
 GATEWAY_ENV = {"UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT)}
