@@ -85,6 +85,8 @@ def client(
 
 @pytest.fixture(scope="module")
 def gateway(request: pytest.FixtureRequest, standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    """The gateway on the vLLM backend as a real granian process (for WebSockets and real sockets)."""
-    with GatewayProcess(env=_vllm_env(request, standin)) as process:
+    """The gateway on the vLLM backend as a real granian process, for what needs one (WebSockets, real
+    sockets, several workers); `run_server.py` flags from the module's `GATEWAY_ARGS` (a list)."""
+    args = list(getattr(request.module, "GATEWAY_ARGS", []))
+    with GatewayProcess(env=_vllm_env(request, standin), args=args) as process:
         yield process
