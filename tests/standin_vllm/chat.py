@@ -181,6 +181,7 @@ async def _chat_audios(server: StandInVLLM, parsed: ParsedChat, record: Recorded
 
 
 async def chat(server: StandInVLLM, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+    """Parse and check the body and messages, decode every audio, then the completion or its chunks."""
     body = await _read_chat_body(server, request, record)
     _validate_chat_body(server, body, record)
     server.check_model(body.get("model"))

@@ -180,18 +180,22 @@ class StandInVLLM:
             record.finished_at = time.monotonic()
             self.in_flight -= 1
 
+    # ---- shared by the model routes (transcription.py, chat.py)
+
     def mark_aborted(self, record: RecordedRequest) -> None:
         if not record.aborted:
             record.aborted = True
             self.aborted += 1
 
     def maybe_fail(self, record: RecordedRequest) -> None:
+        """Raise the next failure queued by `fail_next`, if any."""
         if self._failures:
             failure = self._failures.popleft()
             record.injected = True
             raise VLLMError(failure.message, failure.status, failure.err_type)
 
     def check_model(self, requested: str | None) -> None:
+        """vLLM's 404 for a model name it does not serve."""
         if requested and requested != self.model:
             raise VLLMError(
                 f"The model `{requested}` does not exist. Valid aliases: {self.model}.",
@@ -201,11 +205,13 @@ class StandInVLLM:
             )
 
     async def simulate_work(self, audio_seconds: float) -> None:
+        """Sleep as long as the GPU would: `delay_seconds`, plus the audio at `speed` x real time."""
         seconds = self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
         if seconds > 0:
             await asyncio.sleep(seconds)
 
     async def decode(self, data: bytes, info: RecordedAudio) -> np.ndarray:
+        """`decode_audio` in a thread, with this server's duration cap."""
         return await asyncio.to_thread(decode_audio, data, info, self.max_audio_seconds)
 
     async def stream(

@@ -122,6 +122,8 @@ def _check_response_format(server: StandInVLLM, response_format: str) -> None:
 async def transcribe(
     server: StandInVLLM, request: web.Request, record: RecordedRequest
 ) -> web.StreamResponse:
+    """Checks in vLLM's order (injected failure, form, size, model, format, language), decode, then the
+    duration-usage JSON body or ``transcription.chunk`` events."""
     form, upload = await _read_form(server, request, record)
     data = upload.file.read() if upload is not None else b""
     if upload is not None:
