@@ -17,6 +17,7 @@ from aiohttp import web
 
 from tests.standin_vllm import chat, transcription
 from tests.standin_vllm.audio import decode_audio
+from tests.standin_vllm.engine import KEEP_ALIVE_SECONDS, EngineState
 from tests.standin_vllm.errors import VLLMError
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
 from tests.standin_vllm.voxtral import (
@@ -51,6 +52,9 @@ class StandInVLLM:
         transcriber: Transcriber | None = None,
         answerer: Answerer | None = None,
         max_model_len: int = 32768,
+        keepalive_seconds: float = KEEP_ALIVE_SECONDS,
+        max_num_queued_reqs: int | None = None,
+        tokenizer_version: int = 7,
     ) -> None:
         self.model = model
         self.speed = speed
@@ -60,6 +64,10 @@ class StandInVLLM:
         self.transcriber = transcriber or default_transcriber
         self.answerer = answerer or default_answerer
         self.max_model_len = max_model_len
+        self.keepalive_seconds = keepalive_seconds
+        self.tokenizer_version = tokenizer_version
+        """mistral_common's tokenizer version (Voxtral Mini 3B: v7, which refuses system + audio)."""
+        self.engine = EngineState(max_num_queued_reqs=max_num_queued_reqs)
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -76,7 +84,9 @@ class StandInVLLM:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, keepalive_timeout=self.keepalive_seconds
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound_host, bound_port = self._runner.addresses[0][:2]
@@ -114,7 +124,7 @@ class StandInVLLM:
     # ---- routes
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(status=200)
+        return web.Response(status=self.engine.health_status())
 
     async def _models(self, request: web.Request) -> web.Response:
         now = int(time.time())
@@ -160,6 +170,14 @@ class StandInVLLM:
     ) -> web.StreamResponse:
         record = RecordedRequest(endpoint=endpoint, started_at=time.monotonic())
         self.requests.append(record)
+        if self.engine.maybe_drop(request):
+            record.aborted = True
+            return web.Response(status=204)  # never sent: the connection is closed
+        try:
+            self.engine.preflight(unfinished=self.in_flight)
+        except VLLMError as exc:
+            record.status, record.error = exc.status, exc.message
+            return json_response(exc.body(), exc.status)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
