@@ -55,6 +55,7 @@ class StandInVLLM:
         keepalive_seconds: float = KEEP_ALIVE_SECONDS,
         max_num_queued_reqs: int | None = None,
         tokenizer_version: int = 7,
+        prefill_fraction: float = 0.1,
     ) -> None:
         self.model = model
         self.speed = speed
@@ -68,6 +69,9 @@ class StandInVLLM:
         self.tokenizer_version = tokenizer_version
         """mistral_common's tokenizer version (Voxtral Mini 3B: v7, which refuses system + audio)."""
         self.engine = EngineState(max_num_queued_reqs=max_num_queued_reqs)
+        self.prefill_fraction = prefill_fraction
+        """Of a streamed request's simulated work, the part before the first token (the audio
+        encoder's prefill); the rest is spread evenly over the generated tokens."""
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -222,9 +226,13 @@ class StandInVLLM:
                 "model",
             )
 
+    def work_seconds(self, audio_seconds: float) -> float:
+        """How long the GPU would take: `delay_seconds`, plus the audio at `speed` x real time."""
+        return self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
+
     async def simulate_work(self, audio_seconds: float) -> None:
-        """Sleep as long as the GPU would: `delay_seconds`, plus the audio at `speed` x real time."""
-        seconds = self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
+        """Sleep as long as the GPU would (`work_seconds`)."""
+        seconds = self.work_seconds(audio_seconds)
         if seconds > 0:
             await asyncio.sleep(seconds)
 
@@ -233,15 +241,22 @@ class StandInVLLM:
         return await asyncio.to_thread(decode_audio, data, info, self.max_audio_seconds)
 
     async def stream(
-        self, request: web.Request, record: RecordedRequest, events: Iterator[dict[str, Any]]
+        self,
+        request: web.Request,
+        record: RecordedRequest,
+        events: Iterator[dict[str, Any]],
+        step_seconds: float = 0.0,
     ) -> web.StreamResponse:
-        """Server-sent events, one per engine step, then ``data: [DONE]``."""
+        """Server-sent events, one per engine step (`step_seconds` apart), then ``data: [DONE]``."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         try:
             for event in events:
                 await response.write(f"data: {dumps(event)}\n\n".encode())
-                await asyncio.sleep(0)
+                due += step_seconds  # steps keep their pace: sleeps' overshoot does not add up
+                await asyncio.sleep(max(0.0, due - loop.time()))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
