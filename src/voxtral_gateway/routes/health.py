@@ -14,8 +14,14 @@ from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
-from voxtral_gateway.schemas.health import AdmissionStatus, BackendServerStatus, BackendStatus, HealthResponse
-from voxtral_gateway.services.health import GatewayHealth, HealthService
+from voxtral_gateway.schemas.health import (
+    AdmissionStatus,
+    BackendServerStatus,
+    BackendStatus,
+    HealthResponse,
+    JobsStatus,
+)
+from voxtral_gateway.services.health import GatewayHealth, HealthService, JobsSnapshot
 
 
 class HealthController(Controller):
@@ -110,5 +116,20 @@ def health_response(health: GatewayHealth) -> tuple[int, HealthResponse]:
             max_in_flight=admission.max_in_flight,
             queue_limit=admission.queue_limit,
         ),
+        jobs=_jobs_status(health.jobs),
     )
     return (200 if health.ready else 503), body
+
+
+_NOT_DURABLE = "jobs run in this process and do not survive a restart (set REDIS_URL or JOBS_REDIS_URL)"
+
+
+def _jobs_status(jobs: JobsSnapshot | None) -> JobsStatus | None:
+    if jobs is None:
+        return None
+    return JobsStatus(
+        engine="redis" if jobs.engine == "redis" else "in_process",
+        durable=jobs.durable,
+        workers=jobs.workers,
+        detail=None if jobs.durable else _NOT_DURABLE,
+    )

@@ -33,6 +33,17 @@ class AdmissionSnapshot(msgspec.Struct, kw_only=True, frozen=True):
     queue_limit: int
 
 
+class JobsSnapshot(msgspec.Struct, kw_only=True, frozen=True):
+    """Where asynchronous jobs run."""
+
+    engine: str
+    """`redis` (a stream shared by every instance) or `in_process`."""
+    durable: bool
+    """False: queued and running jobs are lost when this process restarts."""
+    workers: int
+    """Jobs this worker process runs at once."""
+
+
 class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
     ready: bool
     """Whether the backend can serve requests now."""
@@ -45,10 +56,18 @@ class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
     """Each server of a pool; a single engine reports itself as one member."""
     uptime_seconds: float
     admission: AdmissionSnapshot
+    jobs: JobsSnapshot | None = None
 
 
 class HealthService:
-    def __init__(self, backend: SpeechBackend, admission: AdmissionGate, started_at: float):
+    def __init__(
+        self,
+        backend: SpeechBackend,
+        admission: AdmissionGate,
+        started_at: float,
+        jobs: JobsSnapshot | None = None,
+    ):
+        self._jobs = jobs
         self._backend = backend
         self._admission = admission
         self._started_at = started_at
@@ -72,6 +91,7 @@ class HealthService:
                 max_in_flight=admission.limits.max_in_flight,
                 queue_limit=admission.limits.queue_limit,
             ),
+            jobs=self._jobs,
         )
 
 
