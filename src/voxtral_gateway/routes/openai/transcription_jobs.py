@@ -7,13 +7,13 @@ cancel with DELETE."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
 from typing import Annotated, get_args
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses, success_response
@@ -47,12 +47,10 @@ _KNOWN_FIELDS = {
 }
 
 
-@dataclass
-class JobForm:
+class JobForm(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """`POST /v1/audio/transcriptions`'s fields (without `stream`), `file_url`, and the webhook."""
 
     model: str
-    file: UploadFile | None = None
     file_url: str | None = None
     """Fetched when the job runs (http/https; private addresses refused unless URL_FETCH_ALLOWLIST)."""
     language: str | None = None
@@ -65,6 +63,36 @@ class JobForm:
     """`whsec_<base64>`; when absent the gateway's JOBS_WEBHOOK_SECRET, else one made for the job."""
 
 
+_MEMBER = re.compile(r"`\$\.(\w+)`")
+
+
+async def _read_form(request: Request) -> tuple[JobForm, UploadFile | None]:
+    """The submission from a multipart or URL-encoded form, or a JSON object (a `file_url` job)."""
+    content_type = request.headers.get("content-type", "")
+    file: UploadFile | None = None
+    try:
+        if content_type.startswith("application/json"):
+            form = msgspec.json.decode(await request.body(), type=JobForm, strict=False)
+        else:
+            raw = await request.form()
+            unknown = sorted(set(raw.keys()) - _KNOWN_FIELDS)
+            if unknown:
+                raise InvalidRequest(f"unknown form field(s): {', '.join(unknown)}", field=unknown[0])
+            upload = raw.get("file")
+            if upload is not None and not isinstance(upload, UploadFile):
+                raise InvalidRequest("`file` must be a file part of a multipart form", field="file")
+            file = upload
+            fields = {k: v for k, v in raw.items() if k != "file" and isinstance(v, str)}
+            form = msgspec.convert(fields, JobForm, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _MEMBER.search(str(exc))
+        field = match.group(1) if match else None
+        raise InvalidRequest(str(exc).split(" - at ")[0], field=field) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"the body is not a JSON object: {exc}") from None
+    return form, file
+
+
 def _check_url(value: str | None, field: str) -> None:
     if value is None:
         return
@@ -74,12 +102,8 @@ def _check_url(value: str | None, field: str) -> None:
         raise InvalidRequest(f"{field} must be an http or https URL", field=field)
 
 
-async def _validated(request: Request, form: JobForm) -> None:
-    raw = await request.form()
-    unknown = sorted(set(raw.keys()) - _KNOWN_FIELDS)
-    if unknown:
-        raise InvalidRequest(f"unknown form field(s): {', '.join(unknown)}", field=unknown[0])
-    if (form.file is None) == (form.file_url is None):
+def _validate(form: JobForm, file: UploadFile | None) -> None:
+    if (file is None) == (form.file_url is None):
         raise InvalidRequest("send exactly one of `file` (an upload) and `file_url`", field="file")
     _check_url(form.file_url, "file_url")
     _check_url(form.webhook_url, "webhook_url")
@@ -143,7 +167,8 @@ class TranscriptionJobsController(Controller):
         summary="Submit an asynchronous transcription job",
         description=(
             "The form of `POST /v1/audio/transcriptions` (`file`, `model`, `language`, `prompt`, "
-            "`response_format`, `temperature`; no `stream`), or `file_url` instead of `file`, plus optional "
+            "`response_format`, `temperature`; no `stream`), or `file_url` instead of `file` (then the same "
+            "fields may come URL-encoded or as a JSON object), plus optional "
             "`webhook_url` and `webhook_secret`. Answers **202** with the job and a `Location`. Counts "
             "against the transcription rate-limit tier; at most JOBS_MAX_QUEUED_PER_KEY jobs of one caller "
             "wait at once (429 `too_many_jobs`), and JOBS_MAX_RUNNING_PER_KEY run at once."
@@ -154,26 +179,22 @@ class TranscriptionJobsController(Controller):
             **openai_error_responses(404, 413, 422, 429, 503),
         },
     )
-    async def create_job(
-        self,
-        data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART)],
-        request: Request,
-        runtime: Runtime,
-    ) -> Response[TranscriptionJob]:
+    async def create_job(self, request: Request, runtime: Runtime) -> Response[TranscriptionJob]:
         """Queue a transcription of `file` or `file_url`."""
+        data, file = await _read_form(request)
         check_model(runtime.backend, data.model, aliases=[WHISPER_ALIAS])
-        await _validated(request, data)
+        _validate(data, file)
         audio = None
-        if data.file is not None:
-            audio = await data.file.read()
-            await data.file.close()
+        if file is not None:
+            audio = await file.read()
+            await file.close()
         submitted = await runtime.jobs.submit(
             JobSubmission(
                 owner=_owner(runtime, request),
                 model=data.model,
                 audio=audio,
                 file_url=data.file_url,
-                filename=data.file.filename if data.file is not None else None,
+                filename=file.filename if file is not None else None,
                 language=data.language,
                 temperature=data.temperature,
                 response_format=data.response_format,
