@@ -45,9 +45,11 @@ def client(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) 
             "JOBS_WEBHOOK_BACKOFF_SECONDS": "0.2",
             "JOBS_WEBHOOK_MAX_ATTEMPTS": "2",
         }
-        with GatewayProcess(env=env, log_path=logs / "gateway.log") as gateway:
-            with httpx.Client(base_url=gateway.base_url, timeout=30) as http:
-                yield http
+        with (
+            GatewayProcess(env=env, log_path=logs / "gateway.log") as gateway,
+            httpx.Client(base_url=gateway.base_url, timeout=30) as http,
+        ):
+            yield http
 
 
 def _submit(client: httpx.Client, audio: bytes | None, **fields: str) -> httpx.Response:
