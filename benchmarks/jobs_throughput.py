@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import sys
 import tempfile
 import time
@@ -39,8 +40,25 @@ GOAL_RATIO = 2.5
 """3 instances drain the queue at least 2.5× as fast as one (3× is perfect scaling)."""
 
 
+def _group_cpu_seconds(group: int) -> float:
+    """User + system CPU time of every live process in a process group (a gateway and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 class Outcome:
-    def __init__(self, instances: int, submitted: int, completed: int, twice: int, seconds: float):
+    def __init__(
+        self, instances: int, submitted: int, completed: int, twice: int, seconds: float, cpu_seconds: float
+    ):
+        self.cpu_seconds = cpu_seconds
         self.instances = instances
         self.submitted = submitted
         self.completed = completed
@@ -124,6 +142,7 @@ def measure(
             if all(status in {"completed", "failed", "cancelled"} for status, *_ in times):
                 break
             time.sleep(0.5)
+        cpu_seconds = sum(_group_cpu_seconds(g.process.pid) for g in gateways if g.process is not None)
     finally:
         for gateway in gateways:
             gateway.stop()
@@ -134,7 +153,7 @@ def measure(
     client.close()
     if pending:
         print(f"warning: {pending} stream entries still pending", file=sys.stderr)
-    return Outcome(instances, len(ids), len(done), sum(1 for t in times if t[3] > 1), seconds)
+    return Outcome(instances, len(ids), len(done), sum(1 for t in times if t[3] > 1), seconds, cpu_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,14 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             private_redis.kill()
     baseline = outcomes[0]
+    load = os.getloadavg()[0]
     print(
         f"P9: {args.jobs} queued one-minute jobs, one Redis, stand-in at {args.speed:g}× real time "
-        f"(a job: two 30 s segments in parallel, {30 / args.speed:.2f} s at the stand-in)\n"
+        f"(a job: two 30 s segments in parallel, {30 / args.speed:.2f} s at the stand-in); "
+        f"{os.cpu_count()} cores, load average {load:.1f} at the end\n"
     )
     print(
-        "| instances × workers | completed | lost | run twice | seconds | jobs/min | ratio vs 1 instance | goal | pass |"
+        "| instances × workers | completed | lost | run twice | seconds | jobs/min | ratio vs 1 instance "
+        "| gateway CPU s/job | goal | pass |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     passed = True
     for outcome in outcomes:
         lost = outcome.submitted - outcome.completed
@@ -172,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         passed &= ok
         print(
             f"| {outcome.instances} × {WORKERS_PER_INSTANCE} | {outcome.completed} | {lost} | {outcome.twice} "
-            f"| {outcome.seconds:.1f} | {outcome.per_minute:.1f} | {ratio:.2f} | {goal} | {'pass' if ok else 'FAIL'} |"
+            f"| {outcome.seconds:.1f} | {outcome.per_minute:.1f} | {ratio:.2f} "
+            f"| {outcome.cpu_seconds / max(1, outcome.completed):.2f} | {goal} | {'pass' if ok else 'FAIL'} |"
         )
     return 0 if passed else 1
 

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, get_args
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.params import Parameter
 
 from voxtral_gateway.errors import InvalidRequest
-from voxtral_gateway.routes.docs import openai_error_responses, success_response
+from voxtral_gateway.routes.docs import openai_error_responses
 from voxtral_gateway.routes.openai.transcriptions import transcription_response
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.jobs import (
@@ -91,6 +101,40 @@ async def _read_form(request: Request) -> tuple[JobForm, UploadFile | None]:
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"the body is not a JSON object: {exc}") from None
     return form, file
+
+
+def _submission_body() -> RequestBody:
+    """The submission's body for the OpenAPI document (the handler parses it itself: multipart,
+    URL-encoded or JSON, so Litestar cannot infer it)."""
+    text = Schema(type=OpenAPIType.STRING)
+    fields: dict[str, Schema | Reference] = {
+        "model": text,
+        "file_url": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI),
+        "language": Schema(type=OpenAPIType.STRING, enum=list(SUPPORTED_LANGUAGES)),
+        "prompt": text,
+        "response_format": Schema(type=OpenAPIType.STRING, enum=list(_FORMATS), default="json"),
+        "temperature": Schema(type=OpenAPIType.NUMBER, minimum=0, maximum=2, default=0),
+        "webhook_url": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI),
+        "webhook_secret": Schema(type=OpenAPIType.STRING, pattern="^whsec_"),
+    }
+    upload = {"file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY), **fields}
+    return RequestBody(
+        required=True,
+        content={
+            "multipart/form-data": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.OBJECT, required=["model"], properties=upload)
+            ),
+            "application/json": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.OBJECT, required=["model", "file_url"], properties=fields)
+            ),
+        },
+    )
+
+
+@dataclass
+class _SubmissionOperation(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = _submission_body()
 
 
 def _check_url(value: str | None, field: str) -> None:
@@ -174,10 +218,8 @@ class TranscriptionJobsController(Controller):
             "wait at once (429 `too_many_jobs`), and JOBS_MAX_RUNNING_PER_KEY run at once."
         ),
         status_code=202,
-        responses={
-            **success_response(TranscriptionJob, "The job, queued."),
-            **openai_error_responses(404, 413, 422, 429, 503),
-        },
+        responses=openai_error_responses(404, 413, 422, 429, 503),
+        operation_class=_SubmissionOperation,
     )
     async def create_job(self, request: Request, runtime: Runtime) -> Response[TranscriptionJob]:
         """Queue a transcription of `file` or `file_url`."""
