@@ -44,6 +44,8 @@ def client(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) 
             "URL_FETCH_ALLOWLIST": f"127.0.0.1:{receiver.port}",
             "JOBS_WEBHOOK_BACKOFF_SECONDS": "0.2",
             "JOBS_WEBHOOK_MAX_ATTEMPTS": "2",
+            # X-Forwarded-For from the test names the caller: two identities without API keys.
+            "TRUSTED_PROXIES": "127.0.0.1",
         }
         with (
             GatewayProcess(env=env, log_path=logs / "gateway.log") as gateway,
@@ -179,3 +181,14 @@ def test_unknown_jobs_are_not_found(client: httpx.Client):
     for method, path in [("GET", "/job_nope"), ("GET", "/job_nope/result"), ("DELETE", "/job_nope")]:
         response = client.request(method, f"{JOBS}{path}")
         assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
+
+
+def test_a_job_is_seen_only_by_the_identity_that_submitted_it(client: httpx.Client, audio: bytes):
+    alice, bob = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "203.0.113.6"}
+    job = client.post(JOBS, data={"model": MODEL}, files={"file": ("a.mp3", audio)}, headers=alice).json()
+    assert client.get(f"{JOBS}/{job['id']}", headers=alice).status_code == 200
+    for method, path in [("GET", ""), ("GET", "/result"), ("DELETE", "")]:
+        response = client.request(method, f"{JOBS}/{job['id']}{path}", headers=bob)
+        assert response.status_code == 404, (method, path)
+    assert job["id"] not in [j["id"] for j in client.get(JOBS, headers=bob).json()["data"]]
+    assert [j["id"] for j in client.get(JOBS, headers=alice).json()["data"]] == [job["id"]]
