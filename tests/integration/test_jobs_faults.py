@@ -179,3 +179,32 @@ def test_cancelling_a_running_job_stops_it_and_frees_its_worker(tmp_path: Path, 
             hooks = receiver.wait_for(1, timeout=10)
             assert [h.json()["type"] for h in hooks] == ["transcription.job.cancelled"]
             assert client.get(f"{JOBS}/{slow['id']}").json()["status"] == "cancelled"
+
+
+def test_a_gateway_stopped_with_sigterm_hands_its_job_back_at_once(tmp_path: Path, audio: bytes, prefix: str):
+    with StandInCli(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
+        # A long visibility timeout: only the hand-back can explain a quick takeover.
+        env = _env(
+            standin,
+            SHARED_REDIS,
+            prefix,
+            tmp_path / "blobs",
+            receiver,
+            JOBS_WORKERS="1",
+            JOBS_VISIBILITY_TIMEOUT_SECONDS="60",
+            SHUTDOWN_TIMEOUT_SECONDS="1",
+        )
+        first = GatewayProcess(env=env, log_path=tmp_path / "first.log").start()
+        try:
+            job = _submit(first.base_url, audio)
+            with httpx.Client(base_url=first.base_url, timeout=10) as client:
+                wait_for_status(client, job["id"], {"running"}, timeout=30)
+        finally:
+            first.stop(signal.SIGTERM)
+        assert "job_handed_back" in first.logs()
+        with (
+            GatewayProcess(env=env, log_path=tmp_path / "second.log") as second,
+            httpx.Client(base_url=second.base_url, timeout=10) as client,
+        ):
+            done = wait_for_status(client, job["id"], {"completed", "failed"}, timeout=30)
+            assert done["status"] == "completed" and done["attempts"] == 2

@@ -131,6 +131,7 @@ class Runtime:
                 visibility_timeout_seconds=jobs.visibility_timeout_seconds,
                 max_attempts=jobs.max_attempts,
             ),
+            draining=self.shutting_down,
         )
         self.health = HealthService(
             self.backend,

@@ -60,7 +60,9 @@ class JobRunner:
         fetcher: UrlFetcher,
         webhooks: WebhookSender,
         policy: RunnerPolicy,
+        draining: asyncio.Event | None = None,
     ):
+        self._draining = draining or asyncio.Event()
         self._queue = queue
         self._transcription = transcription
         self._fetcher = fetcher
@@ -78,15 +80,15 @@ class JobRunner:
         ]
 
     async def close(self) -> None:
-        """Stop the workers. A job in flight is not acknowledged: with Redis another instance takes it
-        over after the visibility timeout."""
+        """Stop the workers. A job in flight goes back to the queue (with Redis another instance takes
+        it at once; if even that fails, after the visibility timeout)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     async def _work(self, consumer: str) -> None:
-        while True:
+        while not self._draining.is_set():  # a draining worker (SIGTERM) takes no new job
             try:
                 delivery = await self._queue.next_delivery(consumer, self.policy.poll_seconds)
                 if delivery is not None:
@@ -116,13 +118,24 @@ class JobRunner:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
-                raise  # the runner is closing
+                await self._hand_back(delivery)
+                raise
             log.warning("job_claim_lost", job_id=delivery.job_id, consumer=consumer)
         finally:
             self.busy -= 1
             watcher.cancel()
             with suppress(asyncio.CancelledError):
                 await watcher
+
+    async def _hand_back(self, delivery: Delivery) -> None:
+        """The runner is closing mid-job: requeue the job so another worker need not wait for the
+        visibility timeout (a finished job's outcome is kept: the next worker only settles it)."""
+        try:
+            async with asyncio.timeout(2.0):
+                await asyncio.shield(self._queue.requeue(delivery))
+            log.info("job_handed_back", job_id=delivery.job_id)
+        except (StoreUnavailable, TimeoutError) as exc:
+            log.warning("job_not_handed_back", job_id=delivery.job_id, error=str(exc))
 
     async def _settle(self, delivery: Delivery, run: bool, control: _RunControl) -> None:
         """Run the job (unless it finished already), deliver its webhook if pending, acknowledge."""
