@@ -19,6 +19,12 @@ import structlog
 
 from voxtral_gateway.errors import GatewayError, Overloaded, UpstreamError, UpstreamRejected
 from voxtral_gateway.fetching import UrlFetcher
+from voxtral_gateway.observability.job_metrics import (
+    JOB_DURATION,
+    JOBS_FINISHED,
+    JOBS_RUNNING,
+    JOBS_TAKEN_OVER,
+)
 from voxtral_gateway.services.jobs.webhooks import WebhookSender
 from voxtral_gateway.services.transcription import (
     AudioFile,
@@ -109,6 +115,8 @@ class JobRunner:
         if outcome == "gone":
             await self._queue.acknowledge(delivery)
             return
+        if delivery.claimed:
+            JOBS_TAKEN_OVER.inc()
         control = _RunControl()
         self.busy += 1
         work = asyncio.ensure_future(self._settle(delivery, outcome == "run", control))
@@ -165,6 +173,20 @@ class JobRunner:
         log.info("job_started", job_id=job_id, attempt=record.state.attempts)
         transcription = asyncio.ensure_future(self._transcribe_with_retries(record))
         control.transcription = transcription
+        started = time.monotonic()
+        JOBS_RUNNING.inc()
+        try:
+            outcome = await self._outcome(job_id, transcription)
+        finally:
+            JOBS_RUNNING.dec()
+        if outcome is not None:
+            JOB_DURATION.observe(time.monotonic() - started)
+            await self._finish(job_id, result=outcome[0], error=outcome[1])
+
+    async def _outcome(
+        self, job_id: str, transcription: asyncio.Future[TranscriptionResult]
+    ) -> tuple[bytes | None, JobError | None] | None:
+        """The job's result or error to write; None when the job was cancelled while it ran."""
         try:
             result = await transcription
         except asyncio.CancelledError:
@@ -172,20 +194,14 @@ class JobRunner:
             if current is not None and current.cancelling():
                 raise
             log.info("job_cancelled_while_running", job_id=job_id)
-            return
+            return None
         except GatewayError as exc:
-            await self._finish(job_id, error=_job_error(exc))
-            return
+            return None, _job_error(exc)
         except Exception as exc:
             log.exception("job_crashed", job_id=job_id)
-            await self._finish(
-                job_id,
-                error=JobError(
-                    code="internal_error", message=f"the job failed: {type(exc).__name__}", status=500
-                ),
-            )
-            return
-        await self._finish(job_id, result=_encoder.encode(result))
+            message = f"the job failed: {type(exc).__name__}"
+            return None, JobError(code="internal_error", message=message, status=500)
+        return _encoder.encode(result), None
 
     async def _finish(
         self, job_id: str, *, result: bytes | None = None, error: JobError | None = None
@@ -198,7 +214,10 @@ class JobRunner:
             except StoreUnavailable as exc:
                 log.warning("job_finish_waits_for_store", job_id=job_id, error=str(exc))
                 await asyncio.sleep(_STORE_RETRY_SECONDS)
-        log.info("job_finished", job_id=job_id, status="completed" if result else "failed", written=won)
+        status = "completed" if result is not None else "failed"
+        if won:
+            JOBS_FINISHED.labels(status).inc()
+        log.info("job_finished", job_id=job_id, status=status, written=won)
 
     async def _transcribe_with_retries(self, record: JobRecord) -> TranscriptionResult:
         attempts = self.policy.max_attempts

@@ -19,6 +19,7 @@ from voxtral_gateway.errors import (
     JobsUnavailable,
     TooManyJobs,
 )
+from voxtral_gateway.observability.job_metrics import JOBS_FINISHED, JOBS_SUBMITTED
 from voxtral_gateway.services.jobs.signing import new_secret, secret_problem
 from voxtral_gateway.services.transcription import TranscriptionResult, TranscriptionService
 from voxtral_gateway.store import (
@@ -112,6 +113,7 @@ class JobService:
         except (StoreUnavailable, OSError) as exc:
             await _quietly_delete(blobs, spec.id)
             raise JobsUnavailable(f"jobs cannot be queued now: {exc}", retry_after_seconds=2) from None
+        JOBS_SUBMITTED.inc()
         record = await self._get(spec.id)
         return SubmittedJob(record=record, generated_secret=generated)
 
@@ -163,6 +165,7 @@ class JobService:
                 f"job {job_id} has already finished ({(await self._get(job_id)).state.status})",
                 field="job_id",
             )
+        JOBS_FINISHED.labels("cancelled").inc()
         return await self._get(record.id)
 
     async def _get(self, job_id: str) -> JobRecord:

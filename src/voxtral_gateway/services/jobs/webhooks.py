@@ -12,6 +12,7 @@ import structlog
 
 from voxtral_gateway.errors import GatewayError, UrlRefused
 from voxtral_gateway.fetching import UrlFetcher
+from voxtral_gateway.observability.job_metrics import WEBHOOK_ATTEMPTS
 from voxtral_gateway.services.jobs.events import event_body, message_id
 from voxtral_gateway.services.jobs.signing import signed_headers
 from voxtral_gateway.store import JobRecord, WebhookState
@@ -56,6 +57,7 @@ class WebhookSender:
                 status = await self._fetcher.post(target.url, body=body, headers=headers, field="webhook_url")
             except UrlRefused as exc:
                 log.warning("webhook_refused", job_id=record.id, error=exc.message)
+                WEBHOOK_ATTEMPTS.labels("failed").inc()
                 await on_attempt(attempt)
                 return "failed"
             except GatewayError as exc:
@@ -64,8 +66,10 @@ class WebhookSender:
                 problem = f"HTTP {status}"
             await on_attempt(attempt)
             if status is not None and 200 <= status < 300:
+                WEBHOOK_ATTEMPTS.labels("delivered").inc()
                 log.info("webhook_delivered", job_id=record.id, webhook_id=ident, attempt=attempt)
                 return "delivered"
+            WEBHOOK_ATTEMPTS.labels("retried" if attempt < self.policy.max_attempts else "failed").inc()
             if attempt < self.policy.max_attempts:
                 pause = self.policy.pause_after(attempt)
                 log.info(
