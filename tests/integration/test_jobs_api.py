@@ -192,3 +192,16 @@ def test_a_job_is_seen_only_by_the_identity_that_submitted_it(client: httpx.Clie
         assert response.status_code == 404, (method, path)
     assert job["id"] not in [j["id"] for j in client.get(JOBS, headers=bob).json()["data"]]
     assert [j["id"] for j in client.get(JOBS, headers=alice).json()["data"]] == [job["id"]]
+
+
+def test_jobs_are_counted_in_the_metrics(client: httpx.Client):
+    metrics = client.get("/metrics").text
+    finished = [
+        line for line in metrics.splitlines() if line.startswith("voxtral_gateway_jobs_finished_total{")
+    ]
+    assert any('status="completed"' in line and float(line.split()[-1]) >= 1 for line in finished)
+    assert any('status="cancelled"' in line for line in finished)
+    delivered = [
+        line for line in metrics.splitlines() if line.startswith("voxtral_gateway_webhook_attempts_total{")
+    ]
+    assert any('outcome="delivered"' in line for line in delivered)
