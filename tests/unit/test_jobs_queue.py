@@ -53,12 +53,18 @@ async def test_a_job_goes_from_queued_to_completed_once(queue: JobQueue):
     assert await queue.start_run(delivery, max_running=2, now=time.time()) == "run"
     await queue.progress("job_1", 1, 3)
     running = await queue.get("job_1")
-    assert (running.state.status, running.state.segments_done, running.state.segments_total) == ("running", 1, 3)
+    assert (running.state.status, running.state.segments_done, running.state.segments_total) == (
+        "running",
+        1,
+        3,
+    )
     assert running.state.attempts == 1
     assert await queue.finish("job_1", time.time(), result=b'{"text":"a"}') is True
     # A second run of the same job (at-least-once delivery) does not overwrite the first result.
     assert await queue.finish("job_1", time.time(), result=b'{"text":"b"}') is False
-    assert await queue.finish("job_1", time.time(), error=JobError(code="x", message="y", status=500)) is False
+    assert (
+        await queue.finish("job_1", time.time(), error=JobError(code="x", message="y", status=500)) is False
+    )
     assert await queue.result("job_1") == b'{"text":"a"}'
     done = await queue.get("job_1")
     assert done.state.status == "completed" and done.state.error is None
@@ -151,7 +157,11 @@ async def test_a_dead_workers_job_is_claimed_after_the_visibility_timeout(tmp_pa
 
 async def test_redis_down_is_store_unavailable(tmp_path):
     store = RedisJobQueue(
-        "redis://127.0.0.1:1/0", "x", DirectoryBlobStore(tmp_path), ttl_seconds=60, visibility_timeout_seconds=5
+        "redis://127.0.0.1:1/0",
+        "x",
+        DirectoryBlobStore(tmp_path),
+        ttl_seconds=60,
+        visibility_timeout_seconds=5,
     )
     await store.start()
     try:
@@ -182,3 +192,29 @@ async def test_directory_blobs_are_written_whole_and_refuse_path_keys(tmp_path):
     assert await blobs.get("job_1") is None
     with pytest.raises(ValueError, match="plain name"):
         await blobs.put("../escape", b"x")
+
+
+async def test_idle_consumers_without_pending_jobs_are_forgotten(tmp_path):
+    prefix = unique_prefix("jobs-prune")
+    store = RedisJobQueue(
+        REDIS_URL,
+        prefix,
+        DirectoryBlobStore(tmp_path),
+        ttl_seconds=60,
+        visibility_timeout_seconds=60,
+        consumer_retention_seconds=0.2,
+    )
+    await store.start()
+    try:
+        await store.submit(_spec("job_1"), max_queued=10)
+        await store.submit(_spec("job_2"), max_queued=10)
+        holding = await store.next_delivery("holds-a-job", 0.1)
+        done = await store.next_delivery("idle", 0.1)
+        assert holding is not None and done is not None
+        await store.acknowledge(done)
+        await asyncio.sleep(0.3)
+        assert await store.prune_consumers() == 1  # "idle" only: the other still holds job_1
+        assert await store.keep_claim(holding, "holds-a-job") is True
+    finally:
+        await store.close()
+        delete_prefix(REDIS_URL, prefix)

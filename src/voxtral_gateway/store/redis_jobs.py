@@ -55,7 +55,10 @@ class RedisJobQueue:
         ttl_seconds: float,
         visibility_timeout_seconds: float,
         call_timeout_seconds: float = 5.0,
+        consumer_retention_seconds: float = 600.0,
     ):
+        self._retention_ms = int(consumer_retention_seconds * 1000)
+        self._last_prune = time.monotonic()
         self.blobs = blobs
         self._url = url
         self._prefix = prefix
@@ -172,6 +175,9 @@ class RedisJobQueue:
 
     async def next_delivery(self, consumer: str, block_seconds: float) -> Delivery | None:
         redis = self._redis
+        if time.monotonic() - self._last_prune > self._retention_ms / 1000:
+            self._last_prune = time.monotonic()
+            await self.prune_consumers()
         claimed = await self._call(
             lambda: redis.xautoclaim(self._stream, GROUP, consumer, self._visibility_ms, "0-0", count=1)
         )
@@ -188,6 +194,19 @@ class RedisJobQueue:
             for message_id, fields in messages:
                 return Delivery(job_id=fields[b"job"].decode(), message_id=message_id.decode())
         return None
+
+    async def prune_consumers(self) -> int:
+        """Forget consumers (workers of gateways long gone) that hold nothing and have not read for the
+        retention time; a live worker reads every few seconds. Returns how many were removed."""
+        redis = self._redis
+        consumers = await self._call(lambda: redis.xinfo_consumers(self._stream, GROUP))
+        removed = 0
+        for consumer in consumers:
+            if consumer["pending"] == 0 and consumer["idle"] > self._retention_ms:
+                name = _text(consumer["name"])
+                await self._call(lambda name=name: redis.xgroup_delconsumer(self._stream, GROUP, name))
+                removed += 1
+        return removed
 
     async def start_run(self, delivery: Delivery, max_running: int, now: float) -> StartOutcome:
         record = await self.get(delivery.job_id)
