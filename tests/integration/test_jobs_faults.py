@@ -208,3 +208,19 @@ def test_a_gateway_stopped_with_sigterm_hands_its_job_back_at_once(tmp_path: Pat
         ):
             done = wait_for_status(client, job["id"], {"completed", "failed"}, timeout=30)
             assert done["status"] == "completed" and done["attempts"] == 2
+
+
+def test_an_unwritable_blob_directory_is_reported_and_uploads_are_refused(
+    tmp_path: Path, audio: bytes, prefix: str
+):
+    with StandInCli(tmp_path) as standin, WebhookReceiver() as receiver:
+        env = _env(standin, SHARED_REDIS, prefix, Path("/proc/voxtral-gateway-job-uploads"), receiver)
+        with (
+            GatewayProcess(env=env, log_path=tmp_path / "gateway.log") as gateway,
+            httpx.Client(base_url=gateway.base_url, timeout=10) as client,
+        ):
+            jobs = client.get("/health/").json()["jobs"]
+            assert jobs["engine"] == "redis" and jobs["durable"] is True
+            assert "JOBS_BLOB_DIR /proc/voxtral-gateway-job-uploads is not writable" in jobs["detail"]
+            refused = client.post(JOBS, data={"model": MODEL}, files={"file": ("a.mp3", audio)})
+            assert refused.status_code == 503 and "JOBS_BLOB_DIR" in refused.json()["error"]["message"]

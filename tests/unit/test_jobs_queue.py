@@ -218,3 +218,10 @@ async def test_idle_consumers_without_pending_jobs_are_forgotten(tmp_path):
     finally:
         await store.close()
         delete_prefix(REDIS_URL, prefix)
+
+
+async def test_an_unwritable_blob_directory_is_named():
+    blobs = DirectoryBlobStore("/proc/voxtral-gateway-job-uploads")  # nothing can be created under /proc
+    problem = await blobs.problem()
+    assert problem is not None and problem.startswith("JOBS_BLOB_DIR /proc/voxtral-gateway-job-uploads")
+    assert await DirectoryBlobStore("/tmp/voxtral-gateway-blob-check").problem() is None

@@ -131,5 +131,5 @@ def _jobs_status(jobs: JobsSnapshot | None) -> JobsStatus | None:
         engine="redis" if jobs.engine == "redis" else "in_process",
         durable=jobs.durable,
         workers=jobs.workers,
-        detail=None if jobs.durable else _NOT_DURABLE,
+        detail=jobs.problem or (None if jobs.durable else _NOT_DURABLE),
     )

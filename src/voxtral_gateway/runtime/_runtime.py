@@ -137,7 +137,9 @@ class Runtime:
             self.backend,
             self.admission,
             self.started_at,
-            jobs=JobsSnapshot(engine=queue.kind, durable=queue.durable, workers=jobs.workers),
+            jobs=lambda: JobsSnapshot(
+                engine=queue.kind, durable=queue.durable, workers=jobs.workers, problem=self.jobs.problem
+            ),
         )
 
     async def start(self) -> None:
@@ -145,7 +147,7 @@ class Runtime:
         self.shutdown.install_signal_handler()
         await self.access.start()
         await self.backend.start()
-        await self.jobs.queue.start()
+        await self.jobs.start()
         self.job_runner.start()
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ and this worker's admission control, for the health route to put on the wire."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -42,6 +43,8 @@ class JobsSnapshot(msgspec.Struct, kw_only=True, frozen=True):
     """False: queued and running jobs are lost when this process restarts."""
     workers: int
     """Jobs this worker process runs at once."""
+    problem: str | None = None
+    """Why jobs cannot be accepted now (e.g. an unwritable blob directory)."""
 
 
 class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
@@ -65,7 +68,7 @@ class HealthService:
         backend: SpeechBackend,
         admission: AdmissionGate,
         started_at: float,
-        jobs: JobsSnapshot | None = None,
+        jobs: Callable[[], JobsSnapshot] | None = None,
     ):
         self._jobs = jobs
         self._backend = backend
@@ -91,7 +94,7 @@ class HealthService:
                 max_in_flight=admission.limits.max_in_flight,
                 queue_limit=admission.limits.queue_limit,
             ),
-            jobs=self._jobs,
+            jobs=self._jobs() if self._jobs is not None else None,
         )
 
 

@@ -25,6 +25,10 @@ class BlobStore(Protocol):
         """Remove the blob; nothing happens when there is none."""
         ...
 
+    async def problem(self) -> str | None:
+        """Why blobs cannot be stored now (checked at start-up), or None."""
+        ...
+
 
 class DirectoryBlobStore:
     """Files in one directory (a volume every instance mounts). Writes are atomic: a reader on another
@@ -60,6 +64,14 @@ class DirectoryBlobStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    async def problem(self) -> str | None:
+        try:
+            await self.put(".write-check", b"")
+            await self.delete(".write-check")
+        except OSError as exc:
+            return f"JOBS_BLOB_DIR {self.directory.resolve()} is not writable ({exc.strerror or exc})"
+        return None
+
 
 class MemoryBlobStore:
     """Blobs in this process's memory (jobs run in process, bounded by their queue)."""
@@ -75,3 +87,6 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         self._blobs.pop(key, None)
+
+    async def problem(self) -> str | None:
+        return None

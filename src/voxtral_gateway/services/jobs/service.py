@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import msgspec
+import structlog
 
 from voxtral_gateway.errors import (
     InvalidRequest,
@@ -32,6 +33,7 @@ from voxtral_gateway.store import (
     WebhookTarget,
 )
 
+log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 _result_decoder = msgspec.json.Decoder(TranscriptionResult)
 
@@ -68,9 +70,19 @@ class JobService:
         self._transcription = transcription
         self._limits = limits
 
+    problem: str | None = None
+    """Why jobs cannot be accepted (the blob directory is not writable), found by `start`."""
+
     @property
     def durable(self) -> bool:
         return self.queue.durable
+
+    async def start(self) -> None:
+        """Connect the queue (Redis being down is not fatal: it is retried) and check the blob store."""
+        await self.queue.start()
+        self.problem = await self.queue.blobs.problem()
+        if self.problem is not None:
+            log.error("jobs_blob_store_unusable", problem=self.problem)
 
     async def submit(self, submission: JobSubmission) -> SubmittedJob:
         """Store the upload and queue the job. Raises InvalidRequest (422), TooManyJobs (429: the owner's
@@ -110,7 +122,12 @@ class JobService:
                 f"the job queue of this gateway is full ({exc.limit} jobs, JOBS_QUEUE_LIMIT)",
                 retry_after_seconds=5,
             ) from None
-        except (StoreUnavailable, OSError) as exc:
+        except OSError as exc:
+            await _quietly_delete(blobs, spec.id)
+            raise JobsUnavailable(
+                f"the upload cannot be stored: {exc.strerror or exc} (JOBS_BLOB_DIR)", retry_after_seconds=30
+            ) from None
+        except StoreUnavailable as exc:
             await _quietly_delete(blobs, spec.id)
             raise JobsUnavailable(f"jobs cannot be queued now: {exc}", retry_after_seconds=2) from None
         JOBS_SUBMITTED.inc()
