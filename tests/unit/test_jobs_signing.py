@@ -113,3 +113,15 @@ def test_submitting_a_job_is_a_transcription_and_reading_jobs_is_general():
     assert tier_of("/v1/audio/transcriptions/jobs", "GET") == "general"
     assert tier_of("/v1/audio/transcriptions/jobs/job_1", "DELETE") == "general"
     assert tier_of("/v1/audio/transcriptions/jobs/job_1/result", "GET") == "general"
+
+
+def test_a_malformed_default_webhook_secret_stops_start_up(tmp_path, monkeypatch):
+    from voxtral_gateway.runtime import Runtime
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="JOBS_WEBHOOK_SECRET must start with 'whsec_'"):
+        Runtime(
+            load_settings(
+                {"JOBS_WEBHOOK_SECRET": "plain-text", "BACKEND": "vllm", "VOXTRAL_HOST": "127.0.0.1"}
+            )
+        )

@@ -66,6 +66,10 @@ class JobLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 class JobService:
     def __init__(self, queue: JobQueue, transcription: TranscriptionService, limits: JobLimits):
+        """Raises ValueError when JOBS_WEBHOOK_SECRET is set and cannot sign (start-up fails, naming it)."""
+        default_secret = limits.default_webhook_secret
+        if default_secret is not None and (problem := secret_problem(default_secret)) is not None:
+            raise ValueError(f"JOBS_WEBHOOK_SECRET {problem}")
         self.queue = queue
         self._transcription = transcription
         self._limits = limits
