@@ -173,14 +173,15 @@ class AudioTranscriptionsController(Controller):
             segments=result.segment_count,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        return _formatted(result, response_format)
+        return transcription_response(result, response_format)
 
 
 def _usage(result: TranscriptionResult) -> DurationUsage:
     return DurationUsage(seconds=math.ceil(result.audio_seconds))
 
 
-def _formatted(result: TranscriptionResult, response_format: str) -> Response:
+def transcription_response(result: TranscriptionResult, response_format: str) -> Response:
+    """A transcription in one of OpenAI's response formats (also the result of a finished job)."""
     if response_format == "text":
         return Response(result.text + "\n", media_type=_TEXT_PLAIN)
     if response_format == "srt":
