@@ -7,6 +7,7 @@ import time
 from voxtral_gateway.audio import AudioLimits
 from voxtral_gateway.backends import SpeechBackend, create_backend
 from voxtral_gateway.cpu_pool import CpuPool
+from voxtral_gateway.fetching import UrlFetchConfig, UrlFetcher
 from voxtral_gateway.memory import tune_allocator
 from voxtral_gateway.observability.metrics import worker_exiting
 from voxtral_gateway.ratelimit import AccessControl
@@ -17,6 +18,7 @@ from voxtral_gateway.services.guarded_backend import GuardedBackend
 from voxtral_gateway.services.health import HealthService
 from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
 from voxtral_gateway.services.live.config import StreamConfig, stream_config
+from voxtral_gateway.services.models import ModelCatalog
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
@@ -45,6 +47,20 @@ class Runtime:
             max_duration_seconds=limits.max_audio_duration_seconds,
         )
         self.stream_config: StreamConfig = stream_config(settings.streaming)
+        # The served model and its aliases (MODEL_ALIASES).
+        self.models = ModelCatalog(self.backend, settings.models.alias_table)
+        # Client-given URLs (`file_url`, webhooks) through the SSRF guard (URL_FETCH_*).
+        url_fetch = settings.url_fetch
+        self.url_fetcher = UrlFetcher(
+            UrlFetchConfig(
+                max_bytes=limits.max_file_size_bytes,
+                allowlist=url_fetch.allowlist_entries,
+                connect_timeout_seconds=url_fetch.connect_timeout_seconds,
+                read_timeout_seconds=url_fetch.read_timeout_seconds,
+                total_timeout_seconds=url_fetch.total_timeout_seconds,
+                max_redirects=url_fetch.max_redirects,
+            )
+        )
         self.transcription = TranscriptionService(
             self.backend,
             self.decode_pool,
@@ -55,6 +71,7 @@ class Runtime:
                 concurrency=work.segment_concurrency,
                 retries=work.segment_retries,
             ),
+            fetcher=self.url_fetcher,
         )
         self.live = LiveTranscription(
             LiveCollaborators(
@@ -75,6 +92,7 @@ class Runtime:
                 max_question_chars=limits.understanding_max_question_chars,
                 max_tokens=limits.understanding_max_tokens,
             ),
+            self.models,
         )
         self.batch = BatchService(
             self.transcription,
@@ -91,6 +109,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.shutdown.close()
+        await self.url_fetcher.close()
         await self.access.close()
         await self.backend.close()
         self.decode_pool.shutdown()

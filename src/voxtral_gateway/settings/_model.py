@@ -109,6 +109,37 @@ class EmbeddedSettings(
     beam_size: PositiveInt = 1
 
 
+DEFAULT_MODEL_ALIASES = "voxtral-mini-latest,voxtral-mini-2507,whisper-1"
+
+
+class ModelSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Which model names requests may use: the served model's id, and the aliases of MODEL_ALIASES."""
+
+    model_aliases: str = DEFAULT_MODEL_ALIASES
+    """Comma-separated `name` or `name=model` entries. A bare name means the served model, whatever it
+    is (Mistral's `voxtral-mini-latest`, OpenAI's `whisper-1`); `name=model` means that model, and is
+    refused (404) on a gateway serving another one."""
+
+    def __post_init__(self) -> None:
+        self.alias_table  # noqa: B018  # a malformed entry fails when the settings are read
+
+    @property
+    def alias_table(self) -> dict[str, str | None]:
+        """Alias → the model it names (None: the served model, whatever it is)."""
+        table: dict[str, str | None] = {}
+        for raw in self.model_aliases.split(","):
+            entry = raw.strip()
+            if not entry:
+                continue
+            name, sep, target = (part.strip() for part in entry.partition("="))
+            if not name or (sep and not target):
+                raise ValueError(f"MODEL_ALIASES entry {entry!r} is not `name` or `name=model`")
+            if name in table:
+                raise ValueError(f"MODEL_ALIASES names {name!r} twice")
+            table[name] = target or None
+        return table
+
+
 class AdmissionLimits(
     msgspec.Struct,
     kw_only=True,
@@ -241,6 +272,35 @@ class AuthSettings(msgspec.Struct, kw_only=True, frozen=True):
     config/api_keys.json when it exists; set explicitly, the file must exist."""
 
 
+class UrlFetchSettings(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    rename={
+        "allowlist": "url_fetch_allowlist",
+        "connect_timeout_seconds": "url_fetch_connect_timeout_seconds",
+        "read_timeout_seconds": "url_fetch_read_timeout_seconds",
+        "total_timeout_seconds": "url_fetch_timeout_seconds",
+        "max_redirects": "url_fetch_max_redirects",
+    },
+):
+    """Fetching client-given URLs (`file_url`, webhooks) through the SSRF guard: URL_FETCH_*."""
+
+    allowlist: str = ""
+    """Comma-separated exceptions to the address check: CIDRs (`10.0.0.0/8`) or `host:port` entries
+    (`audio.internal:8080`, `[::1]:9000`). By default only public addresses are reached."""
+    connect_timeout_seconds: PositiveFloat = 5.0
+    read_timeout_seconds: PositiveFloat = 10.0
+    """The longest wait for the next bytes of an answer."""
+    total_timeout_seconds: PositiveFloat = 60.0
+    """URL_FETCH_TIMEOUT_SECONDS: one whole fetch, redirects included."""
+    max_redirects: Annotated[int, Meta(ge=0, le=20)] = 5
+
+    @property
+    def allowlist_entries(self) -> tuple[str, ...]:
+        return tuple(entry.strip() for entry in self.allowlist.split(",") if entry.strip())
+
+
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Every setting, by the component that uses it; each component is given its own group."""
 
@@ -251,12 +311,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     vllm: VLLMSettings = msgspec.field(default_factory=VLLMSettings)
     timeouts: TimeoutSettings = msgspec.field(default_factory=TimeoutSettings)
     embedded: EmbeddedSettings = msgspec.field(default_factory=EmbeddedSettings)
+    models: ModelSettings = msgspec.field(default_factory=ModelSettings)
     admission: AdmissionLimits = msgspec.field(default_factory=AdmissionLimits)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     work: WorkSettings = msgspec.field(default_factory=WorkSettings)
     streaming: StreamSettings = msgspec.field(default_factory=StreamSettings)
     rate_limits: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    url_fetch: UrlFetchSettings = msgspec.field(default_factory=UrlFetchSettings)
 
     @property
     def resolved_backend(self) -> BackendKind:
