@@ -118,11 +118,21 @@ class _Request(msgspec.Struct, kw_only=True, frozen=True):
     """Mistral's `timestamp_granularities=segment`: segments in the JSON response and the stream."""
 
 
+async def _recognise_dialect(request: Request) -> None:
+    """Read the form before Litestar validates it, and record whose request it is, so that every error
+    (Litestar's own validation included) takes that dialect's shape. The dialect rule (docs/mistral.md):
+    Mistral's SDK by its User-Agent, or any Mistral-only field; otherwise OpenAI's.
+
+    Reading it here also lets a urlencoded form through: Mistral's SDK sends one when there is no file
+    (`file_url`), and Litestar's multipart extractor reuses the form parsed here."""
+    raw = await request.form()
+    dialect: Dialect = "mistral" if raw.keys() & MISTRAL_ONLY_FIELDS else request_dialect(request.scope)
+    choose_dialect(request.scope, dialect)
+
+
 async def _validated(request: Request, form: TranscriptionForm) -> _Request:
     raw = await request.form()
-    # The dialect rule (docs/mistral.md): Mistral's SDK by its User-Agent, or any Mistral-only field.
-    dialect: Dialect = "mistral" if raw.keys() & MISTRAL_ONLY_FIELDS else request_dialect(request.scope)
-    choose_dialect(request.scope, dialect)  # errors from here on take the dialect's shape
+    dialect = request_dialect(request.scope)
     unknown = sorted(set(raw.keys()) - _KNOWN_FIELDS)
     if unknown:
         raise InvalidRequest(f"unknown form field(s): {', '.join(unknown)}", field=unknown[0])
@@ -194,6 +204,7 @@ class AudioTranscriptionsController(Controller):
             "`transcription.*` events (docs/mistral.md)."
         ),
         status_code=200,
+        before_request=_recognise_dialect,
         responses={
             **success_response(
                 TranscriptionJson | TranscriptionVerboseJson,
