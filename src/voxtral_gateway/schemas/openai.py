@@ -133,10 +133,21 @@ class InputAudioContentPart(
 class AudioUrlContentPart(
     msgspec.Struct, kw_only=True, tag_field="type", tag="audio_url", forbid_unknown_fields=True
 ):
-    audio_url: AudioUrl
+    audio_url: AudioUrl | str
+    """OpenAI's object, or the URL as a plain string (as Mistral's API writes its URL parts)."""
 
 
-ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart
+class SdkWrappedContentPart(
+    msgspec.Struct, kw_only=True, tag_field="type", tag="UNKNOWN", forbid_unknown_fields=True
+):
+    """How Mistral's SDK sends a part it has no class for (OpenAI's `input_audio` object, `audio_url`):
+    the caller's part, as written, under `raw`. The gateway reads `raw`."""
+
+    raw: TextContentPart | InputAudioContentPart | AudioUrlContentPart
+    is_unknown: bool = True
+
+
+ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart | SdkWrappedContentPart
 
 
 class ChatMessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,7 +6,14 @@ from __future__ import annotations
 import binascii
 
 from voxtral_gateway.errors import InvalidRequest
+from voxtral_gateway.schemas.openai import ContentPart, SdkWrappedContentPart
 from voxtral_gateway.services.understanding import AudioFile
+
+
+def unwrapped(part: ContentPart) -> ContentPart:
+    """The part as the caller wrote it: Mistral's SDK wraps parts it has no class for (OpenAI's
+    `input_audio` object, `audio_url`) as `{"type": "UNKNOWN", "raw": <the part>}`."""
+    return part.raw if isinstance(part, SdkWrappedContentPart) else part
 
 
 def input_audio_string_file(value: str, field: str) -> AudioFile:

@@ -16,7 +16,7 @@ from litestar.params import Body
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
 from voxtral_gateway.routes.error_wire import request_dialect
-from voxtral_gateway.routes.mistral.chat import input_audio_string_file, streams_usage
+from voxtral_gateway.routes.mistral.chat import input_audio_string_file, streams_usage, unwrapped
 from voxtral_gateway.routes.sse import sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.openai import (
@@ -73,8 +73,9 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
     for m, message in enumerate(data.messages):
         parts: list[TextPart | AudioFile] = []
         content = [message.content] if isinstance(message.content, str) else message.content
-        for p, part in enumerate(content):
+        for p, wire_part in enumerate(content):
             field = f"messages[{m}].content[{p}]"
+            part = unwrapped(wire_part)
             if isinstance(part, str):
                 parts.append(TextPart(text=part))
             elif isinstance(part, InputAudioContentPart) and isinstance(part.input_audio, str):
@@ -88,7 +89,11 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
                     )
                 )
             elif isinstance(part, AudioUrlContentPart):
-                parts.append(_audio_url_file(part.audio_url.url, f"{field}.audio_url.url"))
+                url = part.audio_url
+                if isinstance(url, str):
+                    parts.append(_audio_url_file(url, f"{field}.audio_url"))
+                else:
+                    parts.append(_audio_url_file(url.url, f"{field}.audio_url.url"))
             else:
                 parts.append(TextPart(text=part.text))
         messages.append(ConversationMessage(role=message.role, content=parts))
