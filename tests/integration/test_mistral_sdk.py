@@ -264,3 +264,23 @@ def test_embedded_engine_through_the_mistral_sdk(
             sdk.chat.complete(model=card.id, messages=[{"role": "user", "content": "hi"}])
         assert info.value.status_code == 501
         assert "audio understanding needs the Voxtral backend" in info.value.message
+
+
+def test_multi_turn_chat(client: Mistral, standin: ThreadedStandIn, audio_fixtures: FixtureSet):
+    # The SDK sends `prefix: false` on every assistant message.
+    wav = base64.b64encode(audio_fixtures.speech("wav", 16000, 1).path.read_bytes()).decode()
+    audio = {"type": "input_audio", "input_audio": wav}
+    messages = [
+        mm.UserMessage(content=[audio, {"type": "text", "text": "What is said?"}]),
+        mm.AssistantMessage(content="Something about rain."),
+        mm.UserMessage(content="And the mood?"),
+    ]
+    response = client.chat.complete(model=MODEL, messages=messages)
+    assert response.choices[0].message.content.startswith("1 audio(s) totalling")
+    assert standin.server.requests[-1].num_audio_parts == 1
+    with pytest.raises(SDKError) as info:
+        client.chat.complete(
+            model=MODEL, messages=[*messages[:2], mm.AssistantMessage(content="It", prefix=True)]
+        )
+    assert info.value.status_code == 400
+    assert '"param":"messages[2].prefix"' in info.value.body

@@ -153,6 +153,9 @@ ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart | Sd
 class ChatMessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["system", "user", "assistant"]
     content: str | list[ContentPart]
+    prefix: bool = False
+    """Mistral's (its SDK sends `false` on every assistant message): `true`, an answer to continue, is
+    refused."""
 
 
 class StreamOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

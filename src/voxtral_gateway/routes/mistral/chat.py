@@ -29,6 +29,15 @@ def input_audio_string_file(value: str, field: str) -> AudioFile:
     return AudioFile(data=data, field=field)
 
 
+def check_prefix(prefix: bool, field: str) -> None:
+    """Mistral's `prefix: true` (continue this assistant message) is not something the gateway does."""
+    if prefix:
+        raise InvalidRequest(
+            f"{field}=true is not supported: assistant messages are context, not an answer to continue",
+            field=field,
+        )
+
+
 def streams_usage(include_usage_asked: bool, dialect: str) -> bool:
     """Whether a streamed answer ends with a usage chunk: OpenAI's clients ask for it
     (`stream_options.include_usage`); Mistral's API always sends it."""

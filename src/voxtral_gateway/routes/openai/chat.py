@@ -16,7 +16,12 @@ from litestar.params import Body
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
 from voxtral_gateway.routes.error_wire import request_dialect
-from voxtral_gateway.routes.mistral.chat import input_audio_string_file, streams_usage, unwrapped
+from voxtral_gateway.routes.mistral.chat import (
+    check_prefix,
+    input_audio_string_file,
+    streams_usage,
+    unwrapped,
+)
 from voxtral_gateway.routes.sse import sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.openai import (
@@ -71,6 +76,7 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
         raise InvalidRequest("stream_options is only allowed when stream is true", field="stream_options")
     messages: list[ConversationMessage] = []
     for m, message in enumerate(data.messages):
+        check_prefix(message.prefix, f"messages[{m}].prefix")
         parts: list[TextPart | AudioFile] = []
         content = [message.content] if isinstance(message.content, str) else message.content
         for p, wire_part in enumerate(content):
