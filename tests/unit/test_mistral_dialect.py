@@ -4,6 +4,7 @@ events (checked against the `mistralai` SDK's own models), and the model alias t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -190,3 +191,10 @@ def test_model_aliases_setting():
     for bad in ("a=", "a,a"):
         with pytest.raises(SettingsError, match="MODEL_ALIASES"):
             load_settings({"MODEL_ALIASES": bad})
+
+
+def test_model_aliases_as_a_toml_table(tmp_path: Path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('[model_aliases]\nvoxtral-mini-latest = ""\nsmall = "org/small"\n')
+    table = load_settings({"VOXTRAL_GATEWAY_CONFIG": str(config)}).models.alias_table
+    assert table == {"voxtral-mini-latest": None, "small": "org/small"}

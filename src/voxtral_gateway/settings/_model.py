@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from voxtral_gateway.settings._aliases import DEFAULT_MODEL_ALIASES, ModelAliases
 from voxtral_gateway.settings._backends import BackendURLs
 from voxtral_gateway.settings._networks import TrustedProxies
 from voxtral_gateway.settings._timeouts import TimeoutSettings
@@ -109,35 +110,18 @@ class EmbeddedSettings(
     beam_size: PositiveInt = 1
 
 
-DEFAULT_MODEL_ALIASES = "voxtral-mini-latest,voxtral-mini-2507,whisper-1"
-
-
 class ModelSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Which model names requests may use: the served model's id, and the aliases of MODEL_ALIASES."""
 
-    model_aliases: str = DEFAULT_MODEL_ALIASES
+    model_aliases: ModelAliases = ModelAliases.parse(DEFAULT_MODEL_ALIASES)
     """Comma-separated `name` or `name=model` entries. A bare name means the served model, whatever it
     is (Mistral's `voxtral-mini-latest`, OpenAI's `whisper-1`); `name=model` means that model, and is
     refused (404) on a gateway serving another one."""
 
-    def __post_init__(self) -> None:
-        self.alias_table  # noqa: B018  # a malformed entry fails when the settings are read
-
     @property
     def alias_table(self) -> dict[str, str | None]:
         """Alias → the model it names (None: the served model, whatever it is)."""
-        table: dict[str, str | None] = {}
-        for raw in self.model_aliases.split(","):
-            entry = raw.strip()
-            if not entry:
-                continue
-            name, sep, target = (part.strip() for part in entry.partition("="))
-            if not name or (sep and not target):
-                raise ValueError(f"MODEL_ALIASES entry {entry!r} is not `name` or `name=model`")
-            if name in table:
-                raise ValueError(f"MODEL_ALIASES names {name!r} twice")
-            table[name] = target or None
-        return table
+        return dict(self.model_aliases.table)
 
 
 class AdmissionLimits(
