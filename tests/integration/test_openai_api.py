@@ -203,8 +203,9 @@ def test_chat_with_six_audios_is_refused_before_sending(
     assert standin.server.requests == []
 
 
-def test_remote_audio_urls_are_refused(client: openai.OpenAI):
-    part = {"type": "audio_url", "audio_url": {"url": "http://example.com/a.mp3"}}
+def test_audio_urls_other_than_data_and_http_are_refused(client: openai.OpenAI):
+    # http(s) URLs are fetched (test_audio_by_url.py); any other scheme is refused.
+    part = {"type": "audio_url", "audio_url": {"url": "ftp://example.com/a.mp3"}}
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": [part]}])
     assert "data URL" in info.value.message

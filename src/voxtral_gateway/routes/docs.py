@@ -53,7 +53,7 @@ _VLLM = "http://vllm:8000"
 _ERRORS: dict[int, GatewayError] = {
     404: ModelNotFound(
         "The model `gpt-4o-transcribe` does not exist or is not served here; use one of: "
-        "mistralai/Voxtral-Mini-3B-2507, whisper-1",
+        "mistralai/Voxtral-Mini-3B-2507, voxtral-mini-latest, voxtral-mini-2507, whisper-1",
         field="model",
     ),
     413: PayloadTooLarge(

@@ -27,6 +27,7 @@ from voxtral_gateway.services.jobs import (
 )
 from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
 from voxtral_gateway.services.live.config import StreamConfig, stream_config
+from voxtral_gateway.services.models import ModelCatalog
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
@@ -54,6 +55,20 @@ class Runtime:
             max_duration_seconds=limits.max_audio_duration_seconds,
         )
         self.stream_config: StreamConfig = stream_config(settings.streaming)
+        # The served model and its aliases (MODEL_ALIASES).
+        self.models = ModelCatalog(self.backend, settings.models.alias_table)
+        # Client-given URLs (`file_url`, webhooks) through the SSRF guard (URL_FETCH_*).
+        url_fetch = settings.url_fetch
+        self.url_fetcher = UrlFetcher(
+            UrlFetchConfig(
+                max_bytes=limits.max_file_size_bytes,
+                allowlist=url_fetch.allowlist_entries,
+                connect_timeout_seconds=url_fetch.connect_timeout_seconds,
+                read_timeout_seconds=url_fetch.read_timeout_seconds,
+                total_timeout_seconds=url_fetch.total_timeout_seconds,
+                max_redirects=url_fetch.max_redirects,
+            )
+        )
         self.transcription = TranscriptionService(
             self.backend,
             self.decode_pool,
@@ -64,6 +79,7 @@ class Runtime:
                 concurrency=work.segment_concurrency,
                 retries=work.segment_retries,
             ),
+            fetcher=self.url_fetcher,
         )
         self.live = LiveTranscription(
             LiveCollaborators(
@@ -84,24 +100,13 @@ class Runtime:
                 max_question_chars=limits.understanding_max_question_chars,
                 max_tokens=limits.understanding_max_tokens,
             ),
+            self.models,
         )
         self.batch = BatchService(
             self.transcription,
             max_files=limits.batch_max_files,
             max_total_bytes=limits.max_request_size_bytes,
             concurrency=work.batch_concurrency,
-        )
-        # Client-given URLs (`file_url`, webhooks) through the SSRF guard (URL_FETCH_*).
-        url_fetch = settings.url_fetch
-        self.url_fetcher = UrlFetcher(
-            UrlFetchConfig(
-                max_bytes=limits.max_file_size_bytes,
-                allowlist=url_fetch.allowlist_entries,
-                connect_timeout_seconds=url_fetch.connect_timeout_seconds,
-                read_timeout_seconds=url_fetch.read_timeout_seconds,
-                total_timeout_seconds=url_fetch.total_timeout_seconds,
-                max_redirects=url_fetch.max_redirects,
-            )
         )
         # Asynchronous jobs: Redis Streams shared by every instance (JOBS_REDIS_URL/REDIS_URL), else in process.
         jobs = settings.jobs

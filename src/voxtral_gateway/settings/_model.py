@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from voxtral_gateway.settings._aliases import DEFAULT_MODEL_ALIASES, ModelAliases
 from voxtral_gateway.settings._backends import BackendURLs
 from voxtral_gateway.settings._networks import TrustedProxies
 from voxtral_gateway.settings._timeouts import TimeoutSettings
@@ -107,6 +108,20 @@ class EmbeddedSettings(
     """CTranslate2 threads per transcription; 0 means one per core."""
     concurrency: PositiveInt = 1
     beam_size: PositiveInt = 1
+
+
+class ModelSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Which model names requests may use: the served model's id, and the aliases of MODEL_ALIASES."""
+
+    model_aliases: ModelAliases = ModelAliases.parse(DEFAULT_MODEL_ALIASES)
+    """Comma-separated `name` or `name=model` entries. A bare name means the served model, whatever it
+    is (Mistral's `voxtral-mini-latest`, OpenAI's `whisper-1`); `name=model` means that model, and is
+    refused (404) on a gateway serving another one."""
+
+    @property
+    def alias_table(self) -> dict[str, str | None]:
+        """Alias → the model it names (None: the served model, whatever it is)."""
+        return dict(self.model_aliases.table)
 
 
 class AdmissionLimits(
@@ -311,6 +326,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     vllm: VLLMSettings = msgspec.field(default_factory=VLLMSettings)
     timeouts: TimeoutSettings = msgspec.field(default_factory=TimeoutSettings)
     embedded: EmbeddedSettings = msgspec.field(default_factory=EmbeddedSettings)
+    models: ModelSettings = msgspec.field(default_factory=ModelSettings)
     admission: AdmissionLimits = msgspec.field(default_factory=AdmissionLimits)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     work: WorkSettings = msgspec.field(default_factory=WorkSettings)

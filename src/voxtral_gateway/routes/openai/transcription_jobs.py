@@ -30,7 +30,6 @@ from voxtral_gateway.schemas.jobs import (
     TranscriptionJobList,
 )
 from voxtral_gateway.services.jobs import JobRecord, JobSubmission
-from voxtral_gateway.services.models import WHISPER_ALIAS, check_model
 
 PATH = "/v1/audio/transcriptions/jobs"
 
@@ -95,7 +94,7 @@ class TranscriptionJobsController(Controller):
     async def create_job(self, request: Request, runtime: Runtime) -> Response[TranscriptionJob]:
         """Queue a transcription of `file` or `file_url`."""
         data, file = await read_job_form(request)
-        check_model(runtime.backend, data.model, aliases=[WHISPER_ALIAS])
+        runtime.models.resolve(data.model)
         validate_job_form(data, file)
         audio = None
         if file is not None:
@@ -175,7 +174,9 @@ class TranscriptionJobsController(Controller):
                 field="response_format",
             )
         record, result = await runtime.jobs.result(_owner(runtime, request), job_id)
-        return transcription_response(result, response_format or record.spec.response_format)
+        return transcription_response(
+            result, response_format or record.spec.response_format, record.spec.model
+        )
 
     @delete(
         "/{job_id:str}",
