@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.audio_fixtures import make_tone  # noqa: E402
 from tests.support.gateway_process import GatewayProcess  # noqa: E402
-from tests.support.jobs_processes import StandInCli  # noqa: E402
 from tests.support.redis_server import PrivateRedis  # noqa: E402
+from tests.support.standin_process import StandInProcess  # noqa: E402
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
 JOBS = "/v1/audio/transcriptions/jobs"
@@ -77,7 +77,7 @@ class Outcome:
         return self.completed / self.seconds * 60 if self.seconds else 0.0
 
 
-def _env(standin: StandInCli, redis_url: str, prefix: str, blobs: Path, workers: int) -> dict[str, str]:
+def _env(standin: StandInProcess, redis_url: str, prefix: str, blobs: Path, workers: int) -> dict[str, str]:
     return {
         **standin.gateway_env(),
         "RATE_LIMIT_ENABLED": "false",
@@ -124,7 +124,7 @@ def _job_times(client: redis.Redis, prefix: str, ids: list[str]) -> list[tuple[s
 
 
 def measure(
-    instances: int, count: int, audio: bytes, standin: StandInCli, redis_url: str, tmp: Path
+    instances: int, count: int, audio: bytes, standin: StandInProcess, redis_url: str, tmp: Path
 ) -> Outcome:
     prefix = f"bench-jobs-{instances}-{int(time.time())}"
     blobs = tmp / f"blobs-{instances}"
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         audio = Path(make_tone(tmp / "minute.mp3", 60.0, rate=16000, fmt="mp3", bitrate="32k")).read_bytes()
         private_redis = PrivateRedis(tmp).start()
         try:
-            with StandInCli(tmp, speed=args.speed) as standin:
+            with StandInProcess(tmp, speed=args.speed) as standin:
                 outcomes = [
                     measure(n, args.jobs, audio, standin, private_redis.url, tmp) for n in args.instances
                 ]

@@ -11,7 +11,8 @@ import pytest
 
 from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import GatewayProcess
-from tests.support.jobs_processes import StandInCli, WebhookReceiver, wait_for_status
+from tests.support.jobs_processes import WebhookReceiver, wait_for_status
+from tests.support.standin_process import StandInProcess
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
 JOBS = "/v1/audio/transcriptions/jobs"
@@ -35,7 +36,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) -> Iterator[httpx.Client]:
     logs = tmp_path_factory.mktemp("jobs-api")
-    with StandInCli(logs, speed=30) as standin:
+    with StandInProcess(logs, speed=30) as standin:
         env = {
             **standin.gateway_env(),
             "RATE_LIMIT_ENABLED": "false",
@@ -86,7 +87,11 @@ def test_a_job_runs_and_its_result_is_served_in_every_format(
         "1\n00:00:00,000 --> "
     )
     as_json = client.get(result_url, params={"response_format": "json"}).json()
-    assert as_json["text"].startswith("audio of") and as_json["usage"] == {"type": "duration", "seconds": 45}
+    assert as_json["text"].startswith("audio of") and as_json["usage"] == {
+        "type": "duration",
+        "seconds": 45,
+        "prompt_audio_seconds": 45,
+    }
     assert client.get(result_url, params={"response_format": "text"}).text == as_json["text"] + "\n"
     assert client.get(result_url, params={"response_format": "vtt"}).text.startswith("WEBVTT\n\n00:00:00.000")
     verbose = client.get(result_url, params={"response_format": "verbose_json"}).json()

@@ -16,8 +16,9 @@ import pytest
 
 from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import GatewayProcess
-from tests.support.jobs_processes import DurableRedis, StandInCli, WebhookReceiver, wait_for_status
+from tests.support.jobs_processes import DurableRedis, WebhookReceiver, wait_for_status
 from tests.support.redis_server import delete_prefix, unique_prefix
+from tests.support.standin_process import StandInProcess
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
 JOBS = "/v1/audio/transcriptions/jobs"
@@ -40,7 +41,7 @@ def prefix() -> Iterator[str]:
 
 
 def _env(
-    standin: StandInCli, redis_url: str, prefix: str, blobs: Path, receiver: WebhookReceiver, **extra: str
+    standin: StandInProcess, redis_url: str, prefix: str, blobs: Path, receiver: WebhookReceiver, **extra: str
 ):
     return {
         **standin.gateway_env(),
@@ -69,7 +70,7 @@ def test_a_job_whose_gateway_is_killed_completes_on_another_and_its_webhook_arri
     tmp_path: Path, audio: bytes, prefix: str
 ):
     # speed 3: the job's 30 s segment takes 10 s at the stand-in, long enough to kill its worker mid-way.
-    with StandInCli(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
+    with StandInProcess(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
         env = _env(standin, SHARED_REDIS, prefix, tmp_path / "blobs", receiver, JOBS_WORKERS="1")
         first = GatewayProcess(env=env, log_path=tmp_path / "first.log").start()
         try:
@@ -97,7 +98,7 @@ def test_a_job_whose_gateway_is_killed_completes_on_another_and_its_webhook_arri
 def test_jobs_queued_while_redis_restarts_all_complete_once(tmp_path: Path, audio: bytes):
     prefix = unique_prefix("jobs-redis-restart")
     with (
-        StandInCli(tmp_path, speed=15) as standin,
+        StandInProcess(tmp_path, speed=15) as standin,
         WebhookReceiver() as receiver,
         DurableRedis(tmp_path / "redis") as redis_server,
     ):
@@ -125,7 +126,7 @@ def test_a_webhook_receiver_that_was_down_gets_the_event_when_it_is_back(
 ):
     receiver = WebhookReceiver()  # not listening yet
     try:
-        with StandInCli(tmp_path, speed=30) as standin:
+        with StandInProcess(tmp_path, speed=30) as standin:
             env = _env(
                 standin,
                 SHARED_REDIS,
@@ -161,7 +162,7 @@ def test_a_webhook_receiver_that_was_down_gets_the_event_when_it_is_back(
 
 
 def test_cancelling_a_running_job_stops_it_and_frees_its_worker(tmp_path: Path, audio: bytes, prefix: str):
-    with StandInCli(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
+    with StandInProcess(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
         env = _env(standin, SHARED_REDIS, prefix, tmp_path / "blobs", receiver, JOBS_WORKERS="1")
         with (
             GatewayProcess(env=env, log_path=tmp_path / "gateway.log") as gateway,
@@ -182,7 +183,7 @@ def test_cancelling_a_running_job_stops_it_and_frees_its_worker(tmp_path: Path, 
 
 
 def test_a_gateway_stopped_with_sigterm_hands_its_job_back_at_once(tmp_path: Path, audio: bytes, prefix: str):
-    with StandInCli(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
+    with StandInProcess(tmp_path, speed=3) as standin, WebhookReceiver() as receiver:
         # A long visibility timeout: only the hand-back can explain a quick takeover.
         env = _env(
             standin,
@@ -213,7 +214,7 @@ def test_a_gateway_stopped_with_sigterm_hands_its_job_back_at_once(tmp_path: Pat
 def test_an_unwritable_blob_directory_is_reported_and_uploads_are_refused(
     tmp_path: Path, audio: bytes, prefix: str
 ):
-    with StandInCli(tmp_path) as standin, WebhookReceiver() as receiver:
+    with StandInProcess(tmp_path) as standin, WebhookReceiver() as receiver:
         env = _env(standin, SHARED_REDIS, prefix, Path("/proc/voxtral-gateway-job-uploads"), receiver)
         with (
             GatewayProcess(env=env, log_path=tmp_path / "gateway.log") as gateway,

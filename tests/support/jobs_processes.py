@@ -1,4 +1,4 @@
-"""Processes for the job tests and benchmark: the stand-in vLLM by its CLI, a Redis that keeps its data
+"""Processes for the job tests and benchmark: a Redis that keeps its data
 across a restart, and a webhook receiver that checks signatures and can go down and come back."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import hmac
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,54 +19,7 @@ import msgspec
 import redis
 from aiohttp import web
 
-from tests.support.gateway_process import ROOT, free_port
-
-STANDIN_MODULE = "tests.fakes.vllm_server"
-"""The stand-in vLLM's CLI module (the one line to change when it moves)."""
-
-
-class StandInCli:
-    """The stand-in vLLM as its own process, simulating a GPU's time with `--speed`."""
-
-    def __init__(self, log_dir: Path, speed: float | None = None):
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.speed = speed
-        self.log_path = log_dir / f"standin-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> StandInCli:
-        command = [sys.executable, "-m", STANDIN_MODULE, "--port", str(self.port)]
-        if self.speed:
-            command += ["--speed", str(self.speed)]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"stand-in exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"stand-in on port {self.port} did not start")
-
-    def gateway_env(self) -> dict[str, str]:
-        return {"VOXTRAL_HOST": "127.0.0.1", "VOXTRAL_PORT": str(self.port), "HEALTH_CACHE_SECONDS": "0"}
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-        self.process = None
-
-    def __enter__(self) -> StandInCli:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+from tests.support.gateway_process import free_port
 
 
 class DurableRedis:
