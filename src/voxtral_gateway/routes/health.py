@@ -20,8 +20,9 @@ from voxtral_gateway.schemas.health import (
     BackendStatus,
     Capabilities,
     HealthResponse,
+    JobsStatus,
 )
-from voxtral_gateway.services.health import GatewayHealth, HealthService
+from voxtral_gateway.services.health import GatewayHealth, HealthService, JobsSnapshot
 
 
 class HealthController(Controller):
@@ -117,5 +118,20 @@ def health_response(health: GatewayHealth) -> tuple[int, HealthResponse]:
             queue_limit=admission.queue_limit,
         ),
         capabilities=Capabilities(understanding=health.understanding),
+        jobs=_jobs_status(health.jobs),
     )
     return (200 if health.ready else 503), body
+
+
+_NOT_DURABLE = "jobs run in this process and do not survive a restart (set REDIS_URL or JOBS_REDIS_URL)"
+
+
+def _jobs_status(jobs: JobsSnapshot | None) -> JobsStatus | None:
+    if jobs is None:
+        return None
+    return JobsStatus(
+        engine="redis" if jobs.engine == "redis" else "in_process",
+        durable=jobs.durable,
+        workers=jobs.workers,
+        detail=jobs.problem or (None if jobs.durable else _NOT_DURABLE),
+    )
