@@ -11,6 +11,7 @@ import time
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
@@ -41,7 +42,7 @@ class HealthController(Controller):
         ),
         responses={503: ResponseSpec(data_container=HealthResponse, description="The backend is not ready.")},
     )
-    async def health(self, health_reporter: HealthReporter) -> Response[HealthResponse]:
+    async def health(self, health_reporter: NamedDependency[HealthReporter]) -> Response[HealthResponse]:
         # Served by `HealthFastPath` ahead of the framework; this handler documents the route and
         # answers when the fast path hands over.
         report = await health_reporter.report()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.params import Body
 
 from voxtral_gateway.errors import InvalidRequest
@@ -145,7 +146,7 @@ class ChatCompletionsController(Controller):
         self,
         data: Annotated[ChatCompletionRequest, Body(title="Chat completion request")],
         request: Request,
-        runtime: Runtime,
+        runtime: NamedDependency[Runtime],
     ) -> Response:
         """Answer the conversation, whole or as `chat.completion.chunk` events."""
         conversation = _conversation(data)

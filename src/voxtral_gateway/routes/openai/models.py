@@ -4,6 +4,8 @@ Mistral's SDKs accept."""
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from voxtral_gateway.routes.docs import openai_error_responses
 from voxtral_gateway.routes.mistral.models import capabilities, transcription_capabilities
@@ -36,7 +38,7 @@ class ModelsController(Controller):
             "Mistral's `type`, `capabilities` and `aliases` (the names of MODEL_ALIASES that lead to it)."
         ),
     )
-    async def list_models(self, runtime: Runtime) -> ModelList:
+    async def list_models(self, runtime: NamedDependency[Runtime]) -> ModelList:
         """The served model (one entry)."""
         return ModelList(data=[_card(runtime.models.served, int(runtime.started_wall_time))])
 
@@ -50,7 +52,7 @@ class ModelsController(Controller):
         ),
         responses=openai_error_responses(404),
     )
-    async def retrieve_model(self, model_id: str, runtime: Runtime) -> ModelCard:
+    async def retrieve_model(self, model_id: FromPath[str], runtime: NamedDependency[Runtime]) -> ModelCard:
         """The served model's card; the id may be an alias."""
         runtime.models.resolve(model_id.lstrip("/"), field="model_id")
         return _card(runtime.models.served, int(runtime.started_wall_time))

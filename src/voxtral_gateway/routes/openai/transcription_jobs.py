@@ -10,7 +10,8 @@ import math
 from typing import Annotated
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, Parameter
 
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import openai_error_responses
@@ -67,7 +68,7 @@ def wire_job(record: JobRecord, secret: str | None = None) -> TranscriptionJob:
     )
 
 
-def _owner(runtime: Runtime, request: Request) -> str:
+def _owner(runtime: NamedDependency[Runtime], request: Request) -> str:
     return runtime.access.principal(request.scope).identity
 
 
@@ -91,7 +92,9 @@ class TranscriptionJobsController(Controller):
         responses=openai_error_responses(404, 413, 422, 429, 503),
         operation_class=SubmissionOperation,
     )
-    async def create_job(self, request: Request, runtime: Runtime) -> Response[TranscriptionJob]:
+    async def create_job(
+        self, request: Request, runtime: NamedDependency[Runtime]
+    ) -> Response[TranscriptionJob]:
         """Queue a transcription of `file` or `file_url`."""
         data, file = await read_job_form(request)
         runtime.models.resolve(data.model)
@@ -126,9 +129,9 @@ class TranscriptionJobsController(Controller):
     async def list_jobs(
         self,
         request: Request,
-        runtime: Runtime,
+        runtime: NamedDependency[Runtime],
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        after: str | None = None,
+        after: FromQuery[str | None] = None,
     ) -> TranscriptionJobList:
         """The caller's jobs (per API key, else per client address)."""
         owner = _owner(runtime, request)
@@ -150,7 +153,9 @@ class TranscriptionJobsController(Controller):
         summary="Read a transcription job",
         description="Its status and progress (segments done out of the total, once known).",
     )
-    async def get_job(self, job_id: str, request: Request, runtime: Runtime) -> TranscriptionJob:
+    async def get_job(
+        self, job_id: FromPath[str], request: Request, runtime: NamedDependency[Runtime]
+    ) -> TranscriptionJob:
         """The job's status, progress, error and webhook delivery state."""
         return wire_job(await runtime.jobs.status(_owner(runtime, request), job_id))
 
@@ -165,7 +170,11 @@ class TranscriptionJobsController(Controller):
         responses=openai_error_responses(409),
     )
     async def get_result(
-        self, job_id: str, request: Request, runtime: Runtime, response_format: str | None = None
+        self,
+        job_id: FromPath[str],
+        request: Request,
+        runtime: NamedDependency[Runtime],
+        response_format: FromQuery[str | None] = None,
     ) -> Response:
         """The transcription, formatted."""
         if response_format is not None and response_format not in RESPONSE_FORMATS:
@@ -186,6 +195,8 @@ class TranscriptionJobsController(Controller):
         status_code=200,
         responses=openai_error_responses(409),
     )
-    async def cancel_job(self, job_id: str, request: Request, runtime: Runtime) -> TranscriptionJob:
+    async def cancel_job(
+        self, job_id: FromPath[str], request: Request, runtime: NamedDependency[Runtime]
+    ) -> TranscriptionJob:
         """Cancel the job; its webhook (if any) reports `transcription.job.cancelled`."""
         return wire_job(await runtime.jobs.cancel(_owner(runtime, request), job_id))

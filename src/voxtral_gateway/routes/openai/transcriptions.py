@@ -12,6 +12,7 @@ import msgspec
 import structlog
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
@@ -218,7 +219,7 @@ class AudioTranscriptionsController(Controller):
         self,
         data: Annotated[TranscriptionForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         request: Request,
-        runtime: Runtime,
+        runtime: NamedDependency[Runtime],
     ) -> Response:
         """Transcribe `file` (or Mistral's `file_url`) in the requested format, whole or streamed."""
         started = time.perf_counter()
