@@ -22,6 +22,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-audio-seconds", type=float, default=600)
     parser.add_argument("--max-file-size-mb", type=float, default=25)
+    parser.add_argument("--max-num-seqs", type=int, default=256, help="batch places (more wait)")
+    parser.add_argument("--enable-server-load-tracking", action="store_true", help="count /load")
     return parser.parse_args(argv)
 
 
@@ -32,6 +34,8 @@ async def _serve(args: argparse.Namespace) -> None:
         delay_seconds=args.delay_seconds,
         max_audio_seconds=args.max_audio_seconds,
         max_file_size_mb=args.max_file_size_mb,
+        max_num_seqs=args.max_num_seqs,
+        server_load_tracking=args.enable_server_load_tracking,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

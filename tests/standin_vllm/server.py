@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from tests.standin_vllm import chat, transcription
+from tests.standin_vllm import chat, load, transcription
 from tests.standin_vllm.audio import decode_audio
 from tests.standin_vllm.errors import VLLMError
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
@@ -51,6 +51,8 @@ class StandInVLLM:
         transcriber: Transcriber | None = None,
         answerer: Answerer | None = None,
         max_model_len: int = 32768,
+        max_num_seqs: int = 256,
+        server_load_tracking: bool = False,
     ) -> None:
         self.model = model
         self.speed = speed
@@ -60,6 +62,7 @@ class StandInVLLM:
         self.transcriber = transcriber or default_transcriber
         self.answerer = answerer or default_answerer
         self.max_model_len = max_model_len
+        self.engine = load.EngineLoad(max_num_seqs, server_load_tracking)
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -76,6 +79,7 @@ class StandInVLLM:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        load.register(app, self)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -163,7 +167,8 @@ class StandInVLLM:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            response = await process(self, request, record)
+            with self.engine.http_request():
+                response = await process(self, request, record)
             record.status = response.status
             return response
         except VLLMError as exc:
@@ -207,8 +212,9 @@ class StandInVLLM:
     async def simulate_work(self, audio_seconds: float) -> None:
         """Sleep as long as the GPU would: `delay_seconds`, plus the audio at `speed` x real time."""
         seconds = self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+        async with self.engine.scheduled():
+            if seconds > 0:
+                await asyncio.sleep(seconds)
 
     async def decode(self, data: bytes, info: RecordedAudio) -> np.ndarray:
         """`decode_audio` in a thread, with this server's duration cap."""

@@ -54,6 +54,10 @@ class VLLMSettings(
         "max_audio_seconds": "voxtral_max_audio_seconds",
         "backends": "voxtral_backends",
         "health_interval_seconds": "backend_health_interval_seconds",
+        "routing": "backend_routing",
+        "load_interval_seconds": "backend_load_interval_seconds",
+        "load_server_load": "backend_load_server_load",
+        "load_waiting_weight": "backend_load_waiting_weight",
     },
 ):
     """vLLM serving Voxtral: one server (VOXTRAL_HOST/PORT) or a pool (VOXTRAL_BACKENDS)."""
@@ -69,6 +73,15 @@ class VLLMSettings(
     """Several vLLM servers (comma-separated base URLs); VOXTRAL_HOST/PORT is the one-server shorthand."""
     health_interval_seconds: PositiveFloat = 5.0
     """How often each server of the pool is probed (a failing one is taken out, then put back)."""
+    routing: Literal["load", "local"] = "load"
+    """`load`: route by each server's own load (its /metrics, scraped every BACKEND_LOAD_INTERVAL_SECONDS)
+    plus what this worker sent since; `local`: by this worker's own in-flight count only."""
+    load_interval_seconds: PositiveFloat = 0.25
+    """How often each worker scrapes each server's /metrics (with BACKEND_ROUTING=load)."""
+    load_server_load: bool = False
+    """Also read /load (vLLM started with --enable-server-load-tracking; otherwise it always says 0)."""
+    load_waiting_weight: Annotated[float, Meta(ge=1.0)] = 4.0
+    """How many running requests one request waiting in a server's queue counts as."""
 
     @property
     def configured(self) -> bool:
