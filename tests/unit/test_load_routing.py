@@ -70,11 +70,13 @@ def test_the_stand_in_renders_what_the_parser_reads():
 def test_score_formula():
     load = ReplicaLoad(running=5, waiting=2, kv_cache_usage=0.5)
     # active 7 + 3 × waiting 2 + kv 0.5 + 1 sent since the scrape
-    assert routing_score(load, 1, 99, WEIGHTS) == 7 + 6 + 0.5 + 1
+    assert routing_score(load, 1, 3, WEIGHTS) == 7 + 1 + 6 + 0.5
     # /load sees requests the engine does not have yet; it wins when larger
     assert routing_score(
         ReplicaLoad(running=1, waiting=0, kv_cache_usage=0, server_load=4), 0, 0, WEIGHTS
     ) == pytest.approx(4)
+    # this worker's own requests are a floor (some may not have reached the engine yet)
+    assert routing_score(ReplicaLoad(running=1, waiting=0, kv_cache_usage=0), 1, 4, WEIGHTS) == 4
     # no scrape: the local in-flight count alone
     assert routing_score(None, 5, 3, WEIGHTS) == 3
 
@@ -102,7 +104,7 @@ def test_the_pool_routes_by_reported_load_not_by_its_own_count():
     a.load = ReplicaLoad(running=10, waiting=3, kv_cache_usage=0.9, scraped_at=now)  # others' load
     b.load = ReplicaLoad(running=2, waiting=0, kv_cache_usage=0.1, scraped_at=now)
     c.load = ReplicaLoad(running=1, waiting=0, kv_cache_usage=0.1, scraped_at=now)
-    b.in_flight = c.in_flight = 2  # this worker's own requests: part of the reported figures
+    b.in_flight, c.in_flight = 2, 1  # this worker's own requests: part of the reported figures
     assert p._choose([]) is c
 
 

@@ -114,16 +114,18 @@ def routing_score(
 ) -> float:
     """Lower is better. With a fresh scrape:
 
-        score = active + (w_wait - 1) · waiting + w_kv · kv_cache_usage + sent_since_scrape
+        score = max(active + sent_since_scrape, in_flight) + (w_wait - 1) · waiting + w_kv · kv_cache_usage
 
     `active` = running + waiting, or `/load`'s count when larger (it also sees requests still being
-    received and decoded by the API server, before the engine has them). A waiting request is weighed
-    more than a running one (w_wait, default 4): continuous batching lets one more running request cost
-    the others little, while a queue means the server is at its batch limit and ours would wait behind
-    all of it. KV-cache usage (0–1) is below one request: it breaks ties towards the server with room
-    for long prompts. `sent_since_scrape`: this worker's requests sent after the scrape began, which
-    the figures cannot show yet; without it every worker would send its whole burst to the server that
-    looked idle at the last scrape. Requests sent before it are already in the server's counts.
+    received and decoded by the API server, before the engine has them). `sent_since_scrape`: this
+    worker's requests sent after the scrape began, which its figures cannot show yet; without it every
+    worker would send its whole burst to the server that looked idle at the last scrape. `in_flight`
+    (this worker's own requests there) is a floor: a request sent just before the scrape may still be
+    on its way into the engine, counted nowhere else. A waiting request weighs more than a running one
+    (w_wait, default 4): continuous batching lets one more running request cost the others little,
+    while a queue means the server is at its batch limit and ours would wait behind all of it. KV-cache
+    usage (0–1) is worth less than one request: it breaks ties towards the server with room for long
+    prompts.
 
     Without a scrape (disabled, failed or stale) the score is this worker's own in-flight count."""
     if load is None:
@@ -132,8 +134,7 @@ def routing_score(
     if load.server_load is not None:
         active = max(active, float(load.server_load))
     return (
-        active
+        max(active + sent_since_scrape, float(in_flight))
         + (weights.waiting - 1.0) * load.waiting
         + weights.kv_cache * load.kv_cache_usage
-        + sent_since_scrape
     )
