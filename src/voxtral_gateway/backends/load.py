@@ -118,10 +118,10 @@ def routing_score(
 
     `active` = running + waiting, or `/load`'s count when larger (it also sees requests still being
     received and decoded by the API server, before the engine has them). `sent_since_scrape`: this
-    worker's requests sent after the scrape began, which its figures cannot show yet; without it every
+    worker's requests sent after the scrape's answer, which its figures cannot show yet; without it every
     worker would send its whole burst to the server that looked idle at the last scrape. `in_flight`
-    (this worker's own requests there) is a floor: a request sent just before the scrape may still be
-    on its way into the engine, counted nowhere else. A waiting request weighs more than a running one
+    (this worker's own requests there) is a floor: a request sent just before or during the scrape
+    may still be on its way into the engine, counted nowhere else. A waiting request weighs more than a running one
     (w_wait, default 4): continuous batching lets one more running request cost the others little,
     while a queue means the server is at its batch limit and ours would wait behind all of it. KV-cache
     usage (0–1) is worth less than one request: it breaks ties towards the server with room for long

@@ -56,7 +56,7 @@ class PoolMember:
         self.load: ReplicaLoad | None = None
         """The last successful scrape (None: none yet, or the last one failed)."""
         self.sent_before_scrape = 0
-        """`sent` when that scrape began: later requests are not in its figures."""
+        """`sent` when that scrape's answer arrived: later requests are not in its figures."""
         self.state: MemberState = "unknown"
         self.detail: str | None = None
         self.checked_at: float | None = None
@@ -80,7 +80,6 @@ class PoolMember:
 
     async def refresh_load(self, *, read_server_load: bool, timeout_seconds: float) -> None:
         """Scrape the server; on failure forget its load (routing falls back to local counts)."""
-        sent_at_start = self.sent
         try:
             load = await scrape(
                 self.backend.session, read_server_load=read_server_load, timeout_seconds=timeout_seconds
@@ -90,7 +89,10 @@ class PoolMember:
                 log.info("backend_load_unavailable", url=self.url, error=_describe(exc))
             self.load = None
             return
-        self.load, self.sent_before_scrape = load, sent_at_start
+        # Counted from the answer, not the question: a request sent while the scrape was under way
+        # may be in its figures already (counted twice otherwise); one that is not is still in this
+        # worker's in-flight count, which the score takes as a floor.
+        self.load, self.sent_before_scrape = load, self.sent
 
     def status(self) -> BackendMemberHealth:
         age = None if self.checked_at is None else round(time.monotonic() - self.checked_at, 3)
