@@ -39,6 +39,8 @@ class EngineLoad:
         self.server_load = 0
         self.max_running = 0
         self.max_waiting = 0
+        self.finished = 0
+        """Requests that left the engine (vLLM's counter ``vllm:request_success_total``)."""
         self._batch = asyncio.Semaphore(max_num_seqs)
 
     @contextlib.asynccontextmanager
@@ -56,6 +58,7 @@ class EngineLoad:
             yield
         finally:
             self.running -= 1
+            self.finished += 1
             self._batch.release()
 
     @contextlib.contextmanager
@@ -77,9 +80,14 @@ class EngineLoad:
         """The three gauges as prometheus_client renders them: sorted labels, float values."""
         labels = f'{{engine="0",model_name="{model}"}}'
         values = (float(self.running), float(self.waiting), self.kv_cache_usage)
-        return "".join(
+        gauges = "".join(
             f"# HELP {name} {help_text}\n# TYPE {name} gauge\n{name}{labels} {value!r}\n"
             for (name, help_text), value in zip(_GAUGES, values, strict=True)
+        )
+        counter = "vllm:request_success_total"
+        return (
+            f"{gauges}# HELP {counter} Count of successfully processed requests.\n# TYPE {counter} counter\n"
+            f'{counter}{{engine="0",finished_reason="stop",model_name="{model}"}} {float(self.finished)!r}\n'
         )
 
 
