@@ -53,8 +53,10 @@ class Runtime:
                 max_seconds=work.segment_max_seconds,
                 search_seconds=work.segment_search_seconds,
                 concurrency=work.segment_concurrency,
+                share=work.segment_share,
                 retries=work.segment_retries,
             ),
+            spare=self.admission.has_spare,
         )
         self.live = LiveTranscription(
             LiveCollaborators(

@@ -40,6 +40,12 @@ class AdmissionGate:
     def queued(self) -> int:
         return len(self._waiters)
 
+    def has_spare(self) -> bool:
+        """Whether work that can wait (a long file's extra segments) may take a slot now: nobody is
+        waiting, and a quarter of the slots (at least one) stay free for whatever arrives next."""
+        reserve = max(1, self.limits.max_in_flight // 4)
+        return not self._waiters and self._in_flight < self.limits.max_in_flight - reserve
+
     def expected_wait(self, position: int) -> float | None:
         """Seconds until the request at `position` in the queue (1 = next) gets a slot, judging by
         recent hold times; None before any request has finished."""

@@ -6,7 +6,7 @@ Adapters call `transcribe` or `transcribe_events`; the steps below them are this
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 
 import msgspec
@@ -20,6 +20,7 @@ from voxtral_gateway.errors import AudioTooLong, GatewayError, InvalidRequest, U
 from voxtral_gateway.services.audio_files import AudioFile, decode_file
 from voxtral_gateway.services.chunking import Segment, plan_segments
 from voxtral_gateway.services.language import identify_language, majority_language
+from voxtral_gateway.services.segment_gate import SegmentGate
 
 __all__ = [
     "AudioFile",
@@ -45,6 +46,9 @@ class SegmentPolicy(msgspec.Struct, kw_only=True, frozen=True):
     max_seconds: float = 30.0
     search_seconds: float = 5.0
     concurrency: int = 8
+    """The most segments of one request in flight at once."""
+    share: int | None = None
+    """Segments that may always be in flight; past it, only while `spare()` (None: `concurrency`)."""
     retries: int = 2
 
 
@@ -113,11 +117,14 @@ class TranscriptionService:
         decode_pool: CpuPool,
         limits: AudioLimits,
         policy: SegmentPolicy | None = None,
+        spare: Callable[[], bool] | None = None,
     ):
         self.backend = backend
         self.decode_pool = decode_pool
         self.limits = limits
         self.policy = policy or SegmentPolicy()
+        self._spare = spare
+        """Whether the worker has backend capacity to spare for segments past a request's share."""
 
     async def transcribe(self, file: AudioFile, options: TranscriptionOptions) -> TranscriptionResult:
         """Decode and transcribe a whole file; the result stitches every segment."""
@@ -209,7 +216,9 @@ class TranscriptionService:
         At most `policy.concurrency` segments are in flight; closing the iterator cancels the rest."""
         segments = await self._plan(audio)
         self._check_backend_limits(audio, segments, field)
-        gate = asyncio.Semaphore(self.policy.concurrency)
+        policy = self.policy
+        share = policy.concurrency if policy.share is None else policy.share
+        gate = SegmentGate(share, policy.concurrency, self._spare)
         if len(segments) == 1:  # the common case: no task to start, nothing to fan out
             yield await self._segment(audio, segments[0], 1, options, gate)
             return
@@ -231,7 +240,7 @@ class TranscriptionService:
         segment: Segment,
         count: int,
         options: TranscriptionOptions,
-        gate: asyncio.Semaphore,
+        gate: SegmentGate,
     ) -> SegmentTranscript:
         rate = audio.sample_rate
         start, end = segment.start / rate, segment.end / rate
@@ -241,7 +250,7 @@ class TranscriptionService:
             else msgspec.structs.replace(audio, samples=audio.samples[segment.start : segment.end])
         )
         attempts = self.policy.retries + 1
-        async with gate:
+        async with gate.slot():
             for attempt in range(1, attempts + 1):
                 try:
                     transcript = await self.backend.transcribe(piece, options)

@@ -134,7 +134,8 @@ class AdmissionLimits(
 ):
     """Admission control: backend requests per worker process."""
 
-    max_in_flight: PositiveInt = 32
+    max_in_flight: PositiveInt = 64
+    """vLLM batches concurrent requests (256 sequences by default): 64 per worker keeps it busy."""
     queue_limit: NonNegativeInt = 64
     """Backend requests allowed to wait for a slot; past it requests are refused (503, Retry-After)."""
     max_wait_seconds: PositiveFloat = 30.0
@@ -174,8 +175,12 @@ class WorkSettings(msgspec.Struct, kw_only=True, frozen=True):
     segment_max_seconds: PositiveFloat = 30.0
     segment_search_seconds: PositiveFloat = 5.0
     """How far before the segment limit to look for a pause to cut at."""
-    segment_concurrency: PositiveInt = 8
-    """Segments of one request in flight at once."""
+    segment_concurrency: PositiveInt = 64
+    """The most segments of one request in flight at once."""
+    segment_share: PositiveInt = 8
+    """Segments of one request that may always be in flight; past this share (up to
+    SEGMENT_CONCURRENCY) one starts only while the worker's admission gate has nobody waiting and a
+    quarter of ADMISSION_MAX_IN_FLIGHT free, so a long file never makes other requests wait."""
     segment_retries: NonNegativeInt = 2
     """Extra attempts for a segment that failed upstream (not for a request vLLM refused)."""
     batch_concurrency: PositiveInt = 4
