@@ -247,7 +247,9 @@ class TranscriptionService:
         piece = (
             audio
             if count == 1
-            else msgspec.structs.replace(audio, samples=audio.samples[segment.start : segment.end])
+            else msgspec.structs.replace(
+                audio, samples=audio.samples[segment.start : segment.end], pcm16=None
+            )
         )
         attempts = self.policy.retries + 1
         async with gate.slot():
