@@ -29,8 +29,8 @@ import concurrent.futures
 import os
 import statistics
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -71,39 +71,32 @@ def _post_file(base_url: str, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def _clips_while(base_url: str, busy: threading.Event | None, interval: float, count: int) -> list[float]:
-    """`count` clips, one every `interval` s (each on its own thread); those sent while `busy` is set,
-    or all when `busy` is None."""
+def _clips(base_url: str, interval: float, keep_going: Callable[[int], bool]) -> list[float]:
+    """10 s clips, one every `interval` s (each on its own thread), while `keep_going(sent so far)`;
+    their latencies in milliseconds."""
     body = {"audio_file": base64.b64encode(tone_wav(CLIP_SECONDS).read_bytes()).decode(), "format": "wav"}
 
-    def one() -> float | None:
-        if busy is not None and not busy.is_set():
-            return None
+    def one() -> float:
         started = time.perf_counter()
         response = httpx.post(f"{base_url}/transcribe/", json=body, timeout=120)
         response.raise_for_status()
         return (time.perf_counter() - started) * 1000
 
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        futures = []
-        for _ in range(count):
+        futures: list[concurrent.futures.Future[float]] = []
+        while keep_going(len(futures)):
             futures.append(pool.submit(one))
             time.sleep(interval)
-            if busy is not None and not busy.is_set():
-                break
-        return [value for value in (f.result() for f in futures) if value is not None]
+        return [future.result() for future in futures]
 
 
 def _mixed(base_url: str, audio: Path, interval: float) -> Mixed:
-    busy = threading.Event()
-    busy.set()
+    """Clips sent while the long file is in flight (from 1 s after it was sent, when its segments go)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         long_run = pool.submit(_post_file, base_url, audio)
-        time.sleep(1.0)  # the file is uploaded and decoded first: clips arrive while segments fly
-        clips = _clips_while(base_url, busy, interval, 10_000) if not long_run.done() else []
-        took = long_run.result()
-        busy.clear()
-    return Mixed(long_seconds=took, clip_ms=clips)
+        time.sleep(1.0)
+        clips = _clips(base_url, interval, lambda _: not long_run.done())
+        return Mixed(long_seconds=long_run.result(), clip_ms=clips)
 
 
 def measure(
@@ -121,7 +114,7 @@ def measure(
                 _post_file(gateway.base_url, tone_wav(CLIP_SECONDS))  # warm-up
                 times[name] = [_post_file(gateway.base_url, audio) for _ in range(repeats)]
                 if name == "defaults":
-                    alone = _clips_while(gateway.base_url, None, interval, 20)
+                    alone = _clips(gateway.base_url, interval, lambda sent: sent < 30)
                     mixed["clips alone"] = Mixed(long_seconds=None, clip_ms=alone)
                 mixed[name] = _mixed(gateway.base_url, audio, interval)
     return baseline, times, mixed
