@@ -7,14 +7,14 @@ long file does to short requests arriving while it is in flight.
 
 The stand-in sleeps audio_seconds / speed per request (27× real time, Voxtral Mini on one GPU) and,
 like vLLM's continuous batching, parallel requests do not slow each other (its batch is 256 places,
-vLLM's default `--max-num-seqs`; this benchmark sends at most 64 at once). The baseline raises the
+vLLM's default `--max-num-seqs`; this benchmark sends at most 72 at once). The baseline raises the
 stand-in's 600 s cap so the whole file can go as one request (what a client without the gateway would
 have to do, with vLLM's limit raised).
 
 Configurations, each a gateway of one worker in front of the same stand-in:
-- `defaults`: no settings (SEGMENT_SHARE=8 always, up to SEGMENT_CONCURRENCY=64 while the admission
-  gate has room, ADMISSION_MAX_IN_FLIGHT=64);
-- `fixed 64`: SEGMENT_SHARE=64, i.e. the same concurrency without the adaptivity;
+- `defaults`: no settings (SEGMENT_SHARE=8 always; past it, up to 72 — ADMISSION_MAX_IN_FLIGHT=96 less
+  a quarter — while the worker has no other backend request);
+- `fixed 72`: SEGMENT_SHARE=SEGMENT_CONCURRENCY=72, the same concurrency without the adaptivity;
 - `fixed 8`: SEGMENT_CONCURRENCY=8, ADMISSION_MAX_IN_FLIGHT=32, the defaults before.
 
 Mixed load: 10 s clips sent to `POST /transcribe/` every `--clip-interval` seconds, alone (the
@@ -36,9 +36,9 @@ from pathlib import Path
 import httpx
 import msgspec
 from tests.support.gateway_process import GatewayProcess
-from tests.support.standin_thread import ThreadedStandIn
 
 from benchmarks._media import tone_mp3, tone_wav
+from benchmarks._servers import standin_vllm
 from benchmarks._stats import median, percentile
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -47,7 +47,7 @@ GOAL_SPEEDUP = 12.0
 CLIP_SECONDS = 10
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "defaults": {},
-    "fixed 64": {"SEGMENT_SHARE": "64"},
+    "fixed 72": {"SEGMENT_SHARE": "72", "SEGMENT_CONCURRENCY": "72"},
     "fixed 8 (before)": {"SEGMENT_CONCURRENCY": "8", "ADMISSION_MAX_IN_FLIGHT": "32"},
 }
 
@@ -106,10 +106,19 @@ def measure(
     tone_wav(CLIP_SECONDS)
     times: dict[str, list[float]] = {}
     mixed: dict[str, Mixed] = {}
-    with ThreadedStandIn(speed=speed, max_audio_seconds=1e9, max_file_size_mb=1e6) as standin:
-        baseline = statistics.median(_post_file(standin.base_url, audio) for _ in range(repeats))
+    # In its own process: its decoding of every segment must not share this process's GIL with the
+    # clients whose latency is measured.
+    with standin_vllm(speed, ("--max-audio-seconds", "1e9", "--max-file-size-mb", "1e6")) as upstream:
+        baseline = statistics.median(_post_file(upstream, audio) for _ in range(repeats))
         for name, extra in CONFIGURATIONS.items():
-            env = {**standin.gateway_env(), "WORKERS": "1", "RATE_LIMIT_ENABLED": "false", **extra}
+            env = {
+                "VOXTRAL_HOST": "127.0.0.1",
+                "VOXTRAL_PORT": upstream.rsplit(":", 1)[1],
+                "HEALTH_CACHE_SECONDS": "0",
+                "WORKERS": "1",
+                "RATE_LIMIT_ENABLED": "false",
+                **extra,
+            }
             with GatewayProcess(env=env) as gateway:
                 _post_file(gateway.base_url, tone_wav(CLIP_SECONDS))  # warm-up
                 times[name] = [_post_file(gateway.base_url, audio) for _ in range(repeats)]

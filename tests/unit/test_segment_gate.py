@@ -17,7 +17,7 @@ async def _run(gate: SegmentGate, count: int, release: asyncio.Event) -> None:
 
 
 async def test_without_spare_capacity_only_the_share_runs():
-    gate = SegmentGate(share=3, limit=10, spare=lambda: False)
+    gate = SegmentGate(share=3, limit=10, spare=lambda own: False)
     release = asyncio.Event()
     run = asyncio.create_task(_run(gate, 8, release))
     await asyncio.sleep(0.02)
@@ -28,7 +28,7 @@ async def test_without_spare_capacity_only_the_share_runs():
 
 
 async def test_with_spare_capacity_up_to_the_limit():
-    gate = SegmentGate(share=3, limit=6, spare=lambda: True)
+    gate = SegmentGate(share=3, limit=6, spare=lambda own: True)
     release = asyncio.Event()
     run = asyncio.create_task(_run(gate, 8, release))
     await asyncio.sleep(0.02)
@@ -39,20 +39,21 @@ async def test_with_spare_capacity_up_to_the_limit():
 
 
 async def test_the_share_never_exceeds_the_limit():
-    gate = SegmentGate(share=8, limit=4, spare=lambda: True)
+    gate = SegmentGate(share=8, limit=4, spare=lambda own: True)
     assert gate.share == 4
 
 
-def test_admission_keeps_a_quarter_free_and_yields_to_waiters():
+def test_admission_lends_only_when_otherwise_idle_and_keeps_a_quarter_free():
     gate = AdmissionGate(AdmissionLimits(max_in_flight=8, queue_limit=4, max_wait_seconds=1))
-    assert gate.has_spare()
+    assert gate.has_spare(own=0)
     gate._in_flight = 5
-    assert gate.has_spare()
+    assert gate.has_spare(own=5)
+    assert not gate.has_spare(own=4)  # one other request in flight: it has precedence
     gate._in_flight = 6  # 2 of 8 must stay free
-    assert not gate.has_spare()
+    assert not gate.has_spare(own=6)
     gate._in_flight = 1
     gate._waiters.append(asyncio.Future(loop=asyncio.new_event_loop()))
-    assert not gate.has_spare()  # someone is waiting: the slot is theirs
+    assert not gate.has_spare(own=1)  # someone is waiting: the slot is theirs
 
 
 async def test_borrowing_follows_the_admission_gate():
@@ -69,6 +70,7 @@ async def test_borrowing_follows_the_admission_gate():
     assert gate.in_flight == admission.in_flight == 6  # 8 slots, 2 kept free
     async with admission.slot():  # a short request still gets a slot at once
         assert admission.in_flight == 7
+        assert not admission.has_spare(own=gate.in_flight)  # and while it runs, no more is lent
     release.set()
     await asyncio.gather(*tasks)
     assert gate.most == 6

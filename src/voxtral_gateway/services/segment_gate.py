@@ -3,10 +3,10 @@ backend slots to spare.
 
 vLLM's continuous batching takes many concurrent requests nearly as cheaply as one, so a long file is
 fastest with all its segments in flight at once. Other requests must not wait behind it, though: past
-its `share`, a segment starts only while `spare()` says so — the worker's admission gate has nobody
-waiting and keeps a reserve of free slots (`AdmissionGate.has_spare`). Segments already running are
-never stopped; when other work arrives, the file just stops growing and falls back towards its share as
-its segments finish."""
+its `share`, a segment starts only while `spare(own in flight)` says so: the worker is otherwise idle
+(no other backend request in flight or waiting) and keeps a reserve of free slots
+(`AdmissionGate.has_spare`). Segments already running are never stopped; when other work arrives, the
+file stops growing and falls back to its share as its segments finish."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 class SegmentGate:
     """Per request. `share`: segments that may always run; `limit`: never more than this at once."""
 
-    def __init__(self, share: int, limit: int, spare: Callable[[], bool] | None = None):
+    def __init__(self, share: int, limit: int, spare: Callable[[int], bool] | None = None):
         self.share = min(share, limit)
         self.limit = limit
         self._spare = spare
@@ -30,7 +30,7 @@ class SegmentGate:
     def _may_start(self) -> bool:
         if self.in_flight < self.share:
             return True
-        return self.in_flight < self.limit and self._spare is not None and self._spare()
+        return self.in_flight < self.limit and self._spare is not None and self._spare(self.in_flight)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

@@ -117,14 +117,15 @@ class TranscriptionService:
         decode_pool: CpuPool,
         limits: AudioLimits,
         policy: SegmentPolicy | None = None,
-        spare: Callable[[], bool] | None = None,
+        spare: Callable[[int], bool] | None = None,
     ):
         self.backend = backend
         self.decode_pool = decode_pool
         self.limits = limits
         self.policy = policy or SegmentPolicy()
         self._spare = spare
-        """Whether the worker has backend capacity to spare for segments past a request's share."""
+        """Whether the worker has backend capacity to spare for segments past a request's share, given
+        that request's own segments in flight."""
 
     async def transcribe(self, file: AudioFile, options: TranscriptionOptions) -> TranscriptionResult:
         """Decode and transcribe a whole file; the result stitches every segment."""

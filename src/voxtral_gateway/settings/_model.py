@@ -134,8 +134,9 @@ class AdmissionLimits(
 ):
     """Admission control: backend requests per worker process."""
 
-    max_in_flight: PositiveInt = 64
-    """vLLM batches concurrent requests (256 sequences by default): 64 per worker keeps it busy."""
+    max_in_flight: PositiveInt = 96
+    """vLLM batches concurrent requests (256 sequences by default): 96 per worker lets one long file's
+    segments go in one wave (72, a quarter kept free) while the worker is otherwise idle."""
     queue_limit: NonNegativeInt = 64
     """Backend requests allowed to wait for a slot; past it requests are refused (503, Retry-After)."""
     max_wait_seconds: PositiveFloat = 30.0
@@ -175,7 +176,7 @@ class WorkSettings(msgspec.Struct, kw_only=True, frozen=True):
     segment_max_seconds: PositiveFloat = 30.0
     segment_search_seconds: PositiveFloat = 5.0
     """How far before the segment limit to look for a pause to cut at."""
-    segment_concurrency: PositiveInt = 64
+    segment_concurrency: PositiveInt = 96
     """The most segments of one request in flight at once."""
     segment_share: PositiveInt = 8
     """Segments of one request that may always be in flight; past this share (up to
