@@ -99,26 +99,29 @@ def _replicas(max_num_seqs: int) -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _gateways(replicas: list[str], mode: str, interval: float) -> Iterator[list[str]]:
+def _gateways(replicas: list[str], mode: str, interval: float, weight: float) -> Iterator[list[str]]:
     env = {
         **GATEWAY_ENV,
         "WORKERS": "2",
         "VOXTRAL_BACKENDS": ",".join(replicas),
         "BACKEND_ROUTING": mode,
         "BACKEND_LOAD_INTERVAL_SECONDS": str(interval),
+        "BACKEND_LOAD_WAITING_WEIGHT": str(weight),
         "LOG_LEVEL": "WARNING",
     }
     with GatewayProcess(env=env) as first, GatewayProcess(env=env) as second:
         yield [first.base_url, second.base_url]
 
 
-def run(seconds: float, rounds: int, clients: int, max_num_seqs: int, interval: float) -> list[Phase]:
+def run(
+    seconds: float, rounds: int, clients: int, max_num_seqs: int, interval: float, weight: float
+) -> list[Phase]:
     tone_wav(CLIP_SECONDS)
     phases: list[Phase] = []
     with (
         _replicas(max_num_seqs) as replicas,
-        _gateways(replicas, "load", interval) as by_load,
-        _gateways(replicas, "local", interval) as by_local,
+        _gateways(replicas, "load", interval, weight) as by_load,
+        _gateways(replicas, "local", interval, weight) as by_local,
     ):
         targets = {"load": by_load, "local": by_local}
         for mode in MODES:  # warm-up: connections, first decodes
@@ -135,7 +138,8 @@ def report(phases: list[Phase], args: argparse.Namespace) -> str:
         f"Routing: 2 gateways × 2 workers per mode, 3 stand-in replicas (2 at {FAST_SPEED:g}×, 1 at "
         f"{SLOW_SPEED:g}× real time), --max-num-seqs {args.max_num_seqs}; {args.clients} closed-loop "
         f"clients per gateway, {CLIP_SECONDS} s WAV, {args.rounds} × {args.seconds:g} s per mode, "
-        f"interleaved; BACKEND_LOAD_INTERVAL_SECONDS={args.interval:g}; load average "
+        f"interleaved; BACKEND_LOAD_INTERVAL_SECONDS={args.interval:g}, "
+        f"BACKEND_LOAD_WAITING_WEIGHT={args.waiting_weight:g}; load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
         "",
         "| routing | requests | req/s | p50 ms | p99 ms | share fast A | share fast B | share slow | errors |",
@@ -170,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="closed-loop clients per gateway")
     parser.add_argument("--max-num-seqs", type=int, default=4)
     parser.add_argument("--interval", type=float, default=0.25, help="BACKEND_LOAD_INTERVAL_SECONDS")
+    parser.add_argument("--waiting-weight", type=float, default=1.0, help="BACKEND_LOAD_WAITING_WEIGHT")
     args = parser.parse_args(argv)
-    print(report(run(args.seconds, args.rounds, args.clients, args.max_num_seqs, args.interval), args))
+    phases = run(
+        args.seconds, args.rounds, args.clients, args.max_num_seqs, args.interval, args.waiting_weight
+    )
+    print(report(phases, args))
     return 0
 
 

@@ -41,7 +41,7 @@ class ReplicaLoad(msgspec.Struct, kw_only=True, frozen=True):
 class LoadWeights(msgspec.Struct, kw_only=True, frozen=True):
     """How the score weighs what a server reports (see `routing_score`)."""
 
-    waiting: float = 4.0
+    waiting: float = 1.0
     kv_cache: float = 1.0
 
 
@@ -121,9 +121,10 @@ def routing_score(
     worker's requests sent after the scrape's answer, which its figures cannot show yet; without it every
     worker would send its whole burst to the server that looked idle at the last scrape. `in_flight`
     (this worker's own requests there) is a floor: a request sent just before or during the scrape
-    may still be on its way into the engine, counted nowhere else. A waiting request weighs more than a running one
-    (w_wait, default 4): continuous batching lets one more running request cost the others little,
-    while a queue means the server is at its batch limit and ours would wait behind all of it. KV-cache
+    may still be on its way into the engine, counted nowhere else. A waiting request may be weighed more than a running
+    one (w_wait, BACKEND_LOAD_WAITING_WEIGHT): a queue means the server is at its batch limit. The
+    default is 1, i.e. all requests on the server count alike: with servers of unequal speed a
+    heavier weight drove work to the slow server's free places too early (benchmarks/routing.py). KV-cache
     usage (0–1) is worth less than one request: it breaks ties towards the server with room for long
     prompts.
 
