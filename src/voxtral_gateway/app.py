@@ -27,6 +27,7 @@ from voxtral_gateway.routes.openai import (
     ModelsController,
 )
 from voxtral_gateway.routes.playground import PlaygroundController
+from voxtral_gateway.routes.realtime import mistral_realtime, openai_realtime
 from voxtral_gateway.routes.seed import BatchController, TranscribeController, UnderstandController
 from voxtral_gateway.routes.seed.stream import stream_transcribe
 from voxtral_gateway.runtime import Runtime
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _with_body_limit(AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             _with_body_limit(ChatCompletionsController, many_files_limit),
             stream_transcribe,
+            openai_realtime,
+            mistral_realtime,
             PlaygroundController,
         ],
         dependencies={

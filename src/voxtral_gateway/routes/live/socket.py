@@ -106,12 +106,17 @@ async def serve_live_socket(
     open_adapter: Callable[[], LiveAdapter],
     refusal: RefusalMessage,
     protocol: str,
+    precheck: Callable[[], None] | None = None,
 ) -> None:
     """Admit the stream (or refuse it with `refusal`'s message and 4000 + status), then run the adapter
-    `open_adapter()` gives over the socket until the stream ends. `protocol` names it in the logs."""
+    `open_adapter()` gives over the socket until the stream ends. `protocol` names it in the logs.
+    `precheck()` runs once the stream is admitted; a `GatewayError` from it refuses the stream too (e.g.
+    4404 for a model in the URL that is not served)."""
     async with contextlib.AsyncExitStack() as stack:
         try:
             identity = await stack.enter_async_context(_admission(socket, runtime))
+            if precheck is not None:
+                precheck()
         except GatewayError as exc:
             await _refuse(socket, exc, refusal)
             return
