@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.audio_fixtures import normalize_text
 from tests.support.gateway_process import ROOT, GatewayProcess
 
 
@@ -48,3 +49,10 @@ def served_model(gateway: GatewayProcess, key: str) -> str:
 
 def ws_base(gateway: GatewayProcess) -> str:
     return gateway.base_url.replace("http://", "ws://")
+
+
+def deltas_agree(deltas: str, final: str) -> bool:
+    """The words the deltas spelled begin the final's words (case and punctuation aside): deltas never
+    contradict the transcript; when the model's guesses agreed all along they spell all of it."""
+    said = normalize_text(deltas).split()
+    return normalize_text(final).split()[: len(said)] == said

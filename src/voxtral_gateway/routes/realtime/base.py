@@ -148,27 +148,42 @@ def invalid_event(exc: Exception) -> InvalidRequest:
 class DeltaText:
     """Partial texts (each a whole new guess at the utterance) → append-only deltas.
 
-    A delta can never be taken back, so only the part of a partial that extends what was already sent
-    goes out, without its last word (it may still be cut short). The final sends whatever completes
-    the text when it extends what was sent; the deltas then add up to the final's text."""
+    A delta cannot be taken back, so words go out only once two partials in a row agree on them (the
+    model's guess at the start of an utterance settles as more audio arrives). The final then sends the
+    words after those already sent, when it agrees with them (case and punctuation aside); the deltas
+    then spell the final's words. When it does not, nothing more is sent: the final's own text (the
+    `completed`/`done` event) is what counts."""
 
     def __init__(self) -> None:
-        self._sent: dict[int, str] = {}
+        self._sent: dict[int, list[str]] = {}
+        self._last: dict[int, list[str]] = {}
 
     def partial(self, segment_id: int, text: str) -> str:
-        """The delta for a new partial of `segment_id` ("" when nothing can be sent)."""
-        stable = text[: text.rfind(" ")] if " " in text else ""
-        return self._extend(segment_id, stable)
+        """The delta for a new partial of `segment_id` ("" when nothing can be sent yet)."""
+        words = text.split()
+        previous = self._last.get(segment_id)
+        self._last[segment_id] = words
+        if previous is None:
+            return ""
+        agreed = 0
+        while agreed < min(len(words), len(previous)) and words[agreed] == previous[agreed]:
+            agreed += 1
+        return self._extend(segment_id, words[:agreed])
 
     def final(self, segment_id: int, text: str) -> str:
         """The last delta of `segment_id`, given its final text; forgets the segment."""
-        delta = self._extend(segment_id, text)
+        delta = self._extend(segment_id, text.split())
         self._sent.pop(segment_id, None)
+        self._last.pop(segment_id, None)
         return delta
 
-    def _extend(self, segment_id: int, text: str) -> str:
-        sent = self._sent.get(segment_id, "")
-        if len(text) <= len(sent) or not text.startswith(sent):
+    def _extend(self, segment_id: int, words: list[str]) -> str:
+        sent = self._sent.get(segment_id, [])
+        if len(words) <= len(sent) or [_plain(w) for w in words[: len(sent)]] != [_plain(w) for w in sent]:
             return ""
-        self._sent[segment_id] = text
-        return text[len(sent) :]
+        self._sent[segment_id] = words
+        return (" " if sent else "") + " ".join(words[len(sent) :])
+
+
+def _plain(word: str) -> str:
+    return "".join(ch for ch in word.lower() if ch.isalnum())
