@@ -42,10 +42,12 @@ Speech-to-text and audio understanding in front of Mistral's Voxtral (served by 
 embedded faster-whisper engine when no GPU is configured.
 
 Every error has one JSON shape: `{"error": {"code", "message", "field", "details"}}` (OpenAI's shape on
-`/v1/*`). Live transcription is a WebSocket, `/stream/transcribe`, which OpenAPI cannot describe.
+`/v1/*`). Live transcription is a WebSocket, `/stream/transcribe`, which OpenAPI cannot describe; so
+are the realtime protocols voice agents speak, OpenAI's (`/v1/realtime`) and Mistral's
+(`/v1/audio/transcriptions/realtime`).
 
 The reference (the API, the streaming protocol, OpenAI compatibility, limits, settings) is in the
-repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/openai.md`.
+repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/realtime.md`, `docs/openai.md`.
 
 Try it in a browser: [the playground](/playground) (a file, the microphone, questions about audio).
 """
