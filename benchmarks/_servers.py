@@ -57,7 +57,7 @@ def standin_vllm(speed: float = DEFAULT_SPEED) -> Iterator[str]:
     """The stand-in vLLM in its own process; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.vllm_server", "--port", str(port), "--speed", str(speed)],
+        [sys.executable, "-m", "tests.standin_vllm", "--port", str(port), "--speed", str(speed)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

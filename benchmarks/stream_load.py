@@ -179,7 +179,7 @@ def _standin_pid(upstream_url: str) -> int | None:
                 command = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"tests.fakes.vllm_server" in command and port.encode() in command:
+            if b"tests.standin_vllm" in command and port.encode() in command:
                 return int(entry.name)
     return None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable
 
 import httpx
 
@@ -15,17 +14,9 @@ from tests.support.metrics import scrape, value
 from tests.support.requests import transcribe_body
 from tests.support.standin_process import StandInProcess
 from tests.support.standin_thread import ThreadedStandIn
+from tests.support.waiting import wait_until
 
 DELAY = 1.0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def servers(gateway: GatewayProcess) -> dict[str, str]:

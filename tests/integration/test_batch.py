@@ -1,14 +1,11 @@
-"""POST /transcribe/batch over real HTTP: stand-in vLLM (order, errors, concurrency) and embedded."""
+"""POST /transcribe/batch in process: stand-in vLLM (order, errors, concurrency) and embedded."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import b64
 from tests.support.standin_thread import ThreadedStandIn
 
@@ -17,13 +14,6 @@ CONCURRENCY = 3
 
 STANDIN_OPTIONS = {"delay_seconds": 0.3}
 GATEWAY_ENV = {"BATCH_CONCURRENCY": str(CONCURRENCY), "BATCH_MAX_FILES": "20"}
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[httpx.Client]:
-    standin.server.reset()
-    with httpx.Client(base_url=gateway.base_url, timeout=120) as http:
-        yield http
 
 
 def test_twenty_files_come_back_in_order_with_concurrency_bounded(

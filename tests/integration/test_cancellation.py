@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,27 +16,9 @@ from tests.support.gateway_process import GatewayProcess
 from tests.support.metrics import scrape, value
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
+from tests.support.waiting import wait_until
 
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn(delay_seconds=5.0) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    with GatewayProcess(env=standin.gateway_env()) as process:
-        yield process
+STANDIN_OPTIONS = {"delay_seconds": 5.0}
 
 
 def test_a_client_that_disconnects_cancels_the_upstream_request(

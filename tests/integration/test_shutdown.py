@@ -18,15 +18,7 @@ from tests.audio_fixtures import FixtureSet
 from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+from tests.support.waiting import wait_until
 
 
 def stream_until_closed(socket: websockets.sync.client.ClientConnection) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ in every way a client streams."""
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,9 +17,9 @@ MAX_WER = 0.15
 
 
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with GatewayProcess(env={"BACKEND": "embedded", "RATE_LIMIT_ENABLED": "false"}) as gateway:
-        yield stream_url(gateway)
+def url(embedded_gateway: GatewayProcess) -> str:
+    """The session's embedded server (a real socket for the WebSocket client)."""
+    return stream_url(embedded_gateway)
 
 
 def _pcm(path) -> bytes:

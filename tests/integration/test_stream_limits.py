@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 import websockets
 
 from tests.support.gateway_process import GatewayProcess
-from tests.support.standin_thread import ThreadedStandIn
 from tests.support.stream_client import chunk_messages, cut, run_stream, stream_url
 
 HALF_SECOND = 16_000
@@ -26,16 +24,7 @@ LIMITS = {
 }
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    with GatewayProcess(env={**standin.gateway_env(), **LIMITS}) as process:
-        yield process
+GATEWAY_ENV = LIMITS
 
 
 @pytest.fixture(scope="module")

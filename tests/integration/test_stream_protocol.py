@@ -22,16 +22,7 @@ from tests.support.stream_client import chunk_messages, cut, run_stream, stream_
 HALF_SECOND = 16_000  # bytes of 16 kHz 16-bit mono PCM
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[ThreadedStandIn]:
-    with ThreadedStandIn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gateway(standin: ThreadedStandIn) -> Iterator[GatewayProcess]:
-    with GatewayProcess(env={**standin.gateway_env(), "RATE_LIMIT_ENABLED": "false"}) as process:
-        yield process
+GATEWAY_ENV = {"RATE_LIMIT_ENABLED": "false"}
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,18 @@
-"""POST /transcribe/ and GET /health/ over real HTTP against the server on its embedded defaults."""
+"""POST /transcribe/ and GET /health/ against the gateway on its embedded defaults, in process."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jiwer
 import pytest
 
-from tests.audio_fixtures import FixtureSet, normalize_text
-from tests.support.gateway_process import GatewayProcess
+from tests.audio_fixtures import FixtureSet, SpeechClip, normalize_text
+from tests.support.fixtures import EMBEDDED_ENV
+from tests.support.gateway_app import gateway_app, sync_client
 from tests.support.requests import transcribe_body
 
 # tiny.en on espeak-ng speech: the fixture clips transcribe almost perfectly at 16 kHz and up.
@@ -69,24 +72,37 @@ def test_transcribes_english_speech(embedded_client: httpx.Client, audio_fixture
     assert body["audio_duration_seconds"] == pytest.approx(clip.duration, abs=0.1)
 
 
+@pytest.fixture(scope="module")
+def two_lane_client() -> Iterator[httpx.Client]:
+    """The embedded engine running two transcriptions at a time on one CPU thread each: on a small
+    machine that is about twice the throughput of one at a time on every core, and the next test sends
+    every clip of the fixture set."""
+    env = {**EMBEDDED_ENV, "EMBEDDED_CONCURRENCY": "2", "EMBEDDED_CPU_THREADS": "1"}
+    with sync_client(gateway_app(env)) as client:
+        yield client
+
+
 def test_every_container_rate_and_layout_transcribes(
-    embedded_client: httpx.Client, audio_fixtures: FixtureSet
+    two_lane_client: httpx.Client, audio_fixtures: FixtureSet
 ):
-    failures = []
-    for clip in audio_fixtures.all_speech():
-        response = embedded_client.post(
+    def problems(clip: SpeechClip) -> list[str]:
+        response = two_lane_client.post(
             "/transcribe/", json=transcribe_body(clip.path, DECLARED.get(clip.container))
         )
         if response.status_code != 200:
-            failures.append(f"{clip.name}: {response.status_code} {response.text}")
-            continue
+            return [f"{clip.name}: {response.status_code} {response.text}"]
         body = response.json()
+        found = []
         limit = MAX_WER_NARROWBAND if clip.source_rate == 8000 else MAX_WER
         error_rate = wer(clip.text, body["transcription"])
         if error_rate > limit:
-            failures.append(f"{clip.name}: WER {error_rate:.2f} for {body['transcription']!r}")
+            found.append(f"{clip.name}: WER {error_rate:.2f} for {body['transcription']!r}")
         if abs(body["audio_duration_seconds"] - clip.duration) > 0.1:
-            failures.append(f"{clip.name}: duration {body['audio_duration_seconds']} != {clip.duration}")
+            found.append(f"{clip.name}: duration {body['audio_duration_seconds']} != {clip.duration}")
+        return found
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [problem for found in pool.map(problems, audio_fixtures.all_speech()) for problem in found]
     assert not failures, "\n".join(failures)
 
 
@@ -201,25 +217,25 @@ def test_language_the_model_cannot_speak_is_refused(
 
 
 @pytest.fixture(scope="module")
-def small_limits_gateway():
+def small_limits_client() -> Iterator[httpx.Client]:
     env = {"BACKEND": "embedded", "MAX_FILE_SIZE_MB": "0.25", "MAX_AUDIO_DURATION_SECONDS": "3"}
-    with GatewayProcess(env=env) as gateway:
-        yield gateway
+    with sync_client(gateway_app(env)) as client:
+        yield client
 
 
-def test_body_over_the_limit_is_refused_with_the_limit(small_limits_gateway: GatewayProcess):
+def test_body_over_the_limit_is_refused_with_the_limit(small_limits_client: httpx.Client):
     oversized = b"\0" * (2 * 1024 * 1024)
-    response = httpx.post(f"{small_limits_gateway.base_url}/transcribe/", json=transcribe_body(oversized))
+    response = small_limits_client.post("/transcribe/", json=transcribe_body(oversized))
     assert response.status_code == 413
     error = response.json()["error"]
     assert "MAX_FILE_SIZE_MB" in error["message"]
     assert error["details"]["limit_bytes"] > 0
 
 
-def test_file_over_the_limit_is_refused_naming_field_and_limit(small_limits_gateway: GatewayProcess):
+def test_file_over_the_limit_is_refused_naming_field_and_limit(small_limits_client: httpx.Client):
     # Just over 0.25 MiB decoded, but its base64 still fits the body limit.
     oversized = b"RIFF" + b"\0" * (256 * 1024)
-    response = httpx.post(f"{small_limits_gateway.base_url}/transcribe/", json=transcribe_body(oversized))
+    response = small_limits_client.post("/transcribe/", json=transcribe_body(oversized))
     assert response.status_code == 413
     error = response.json()["error"]
     assert error["field"] == "audio_file"
@@ -227,10 +243,10 @@ def test_file_over_the_limit_is_refused_naming_field_and_limit(small_limits_gate
 
 
 def test_audio_over_the_duration_limit_is_refused(
-    small_limits_gateway: GatewayProcess, audio_fixtures: FixtureSet
+    small_limits_client: httpx.Client, audio_fixtures: FixtureSet
 ):
     clip = audio_fixtures.speech("ogg", 16000, 1, codec="opus")
-    response = httpx.post(f"{small_limits_gateway.base_url}/transcribe/", json=transcribe_body(clip.path))
+    response = small_limits_client.post("/transcribe/", json=transcribe_body(clip.path))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "audio_too_long"
     assert "3 s" in response.json()["error"]["message"]

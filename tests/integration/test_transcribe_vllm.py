@@ -1,29 +1,18 @@
-"""POST /transcribe/ and GET /health/ over real HTTP, against the stand-in vLLM."""
+"""POST /transcribe/ and GET /health/ against the stand-in vLLM (the gateway in process)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
 
-UPSTREAM_TIMEOUT = 2.0
+UPSTREAM_TIMEOUT = 1.5
 
 
 GATEWAY_ENV = {"UPSTREAM_TIMEOUT_SECONDS": str(UPSTREAM_TIMEOUT)}
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[httpx.Client]:
-    standin.server.reset()
-    standin.server.delay_seconds = 0.0
-    with httpx.Client(base_url=gateway.base_url, timeout=60) as http:
-        yield http
 
 
 def test_health_reports_vllm_ready(client: httpx.Client, standin: ThreadedStandIn):
@@ -76,7 +65,7 @@ def test_language_is_identified_from_the_transcript_when_not_given(
             "/transcribe/", json=transcribe_body(audio_fixtures.speech("wav", 16000, 1).path)
         )
     finally:
-        from tests.fakes.vllm_server import default_transcriber
+        from tests.standin_vllm import default_transcriber
 
         standin.server.transcriber = default_transcriber
     assert response.status_code == 200

@@ -1,24 +1,15 @@
-"""POST /understand/ over real HTTP: against the stand-in vLLM, and the 501 of the embedded engine."""
+"""POST /understand/ in process: against the stand-in vLLM, and the 501 of the embedded engine."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.audio_fixtures import FixtureSet, make_tone
-from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import b64
 from tests.support.standin_thread import ThreadedStandIn
-
-
-@pytest.fixture
-def client(gateway: GatewayProcess, standin: ThreadedStandIn) -> Iterator[httpx.Client]:
-    standin.server.reset()
-    with httpx.Client(base_url=gateway.base_url, timeout=60) as http:
-        yield http
 
 
 def _files(fixtures: FixtureSet, *specs: tuple[str, int, int]) -> list[dict]:

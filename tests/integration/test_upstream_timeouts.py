@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
 from tests.audio_fixtures import FixtureSet
-from tests.support.gateway_process import GatewayProcess
+from tests.support.gateway_app import gateway_app, sync_client
 from tests.support.requests import b64, transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
 
@@ -22,9 +20,9 @@ def test_first_byte_timeout_applies_to_its_route_kind_only(audio_fixtures: Fixtu
             "UPSTREAM_TIMEOUT_SECONDS": "30",
             "SEGMENT_RETRIES": "0",
         }
-        with GatewayProcess(env=env) as gateway:
+        with sync_client(gateway_app(env), timeout=30) as client:
             started = time.monotonic()
-            response = httpx.post(f"{gateway.base_url}/transcribe/", json=transcribe_body(clip), timeout=30)
+            response = client.post("/transcribe/", json=transcribe_body(clip))
             assert time.monotonic() - started < 1.8  # not the stand-in's 2 s
             assert response.status_code == 504
             error = response.json()["error"]
@@ -37,9 +35,8 @@ def test_first_byte_timeout_applies_to_its_route_kind_only(audio_fixtures: Fixtu
                 time.sleep(0.05)
             assert standin.server.aborted == 1
 
-            answer = httpx.post(
-                f"{gateway.base_url}/understand/",
+            answer = client.post(
+                "/understand/",
                 json={"audio_files": [{"data": b64(clip)}], "question": "What is said?"},
-                timeout=30,
             )
             assert answer.status_code == 200, answer.text

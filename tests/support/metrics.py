@@ -6,9 +6,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample, keyed by (sample name, labels); a new connection, so any worker may answer."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+def scrape(gateway: str | httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample, keyed by (sample name, labels). `gateway` is a server's base URL (a new connection,
+    so any worker may answer) or a client of the in-process app."""
+    if isinstance(gateway, httpx.Client):
+        text = gateway.get("/metrics", timeout=10).text
+    else:
+        text = httpx.get(f"{gateway}/metrics", timeout=10).text
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)

@@ -22,7 +22,7 @@ class StandInProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> StandInProcess:
-        command = [sys.executable, "-m", "tests.fakes.vllm_server", "--port", str(self.port)]
+        command = [sys.executable, "-m", "tests.standin_vllm", "--port", str(self.port)]
         command += ["--delay-seconds", str(self.delay_seconds)]
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT

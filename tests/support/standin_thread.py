@@ -9,7 +9,7 @@ import asyncio
 import threading
 from typing import Any
 
-from tests.fakes.vllm_server import StandInVLLM
+from tests.standin_vllm import StandInVLLM
 
 
 class ThreadedStandIn:

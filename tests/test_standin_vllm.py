@@ -18,9 +18,9 @@ import aiohttp
 import numpy as np
 import pytest
 
-from tests.fakes.vllm_server import DEFAULT_MODEL, INVALID_AUDIO, StandInVLLM, audio_prompt_tokens
+from tests.standin_vllm import DEFAULT_MODEL, INVALID_AUDIO, StandInVLLM, audio_prompt_tokens
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ERROR_KEYS = {"message", "type", "param", "code"}
 
 
@@ -564,7 +564,7 @@ def free_port() -> int:
 
 async def test_runs_standalone(http: aiohttp.ClientSession, ogg_1s: bytes) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "tests.fakes.vllm_server", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "tests.standin_vllm", "--host", "127.0.0.1", "--port", str(port)]
     process = await asyncio.create_subprocess_exec(
         *command, "--speed", "27", cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE
     )
