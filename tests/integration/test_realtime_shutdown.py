@@ -27,6 +27,12 @@ def _until_closed(socket: websockets.sync.client.ClientConnection) -> list[dict[
         return messages
 
 
+def _next(socket: websockets.sync.client.ClientConnection, kind: str) -> dict[str, Any]:
+    while (message := json.loads(socket.recv(timeout=30)))["type"] != kind:
+        pass
+    return message
+
+
 def test_sigterm_finishes_realtime_sessions_then_closes_them_with_1001(audio_fixtures: FixtureSet):
     clip = audio_fixtures.speech("wav", 16000, 1).path
     pcm16, pcm24 = raw_audio(clip, 16_000), raw_audio(clip, 24_000)
@@ -52,6 +58,10 @@ def test_sigterm_finishes_realtime_sessions_then_closes_them_with_1001(audio_fix
                 mistral.send(
                     json.dumps({"type": "input_audio.append", "audio": base64.b64encode(pcm16).decode()})
                 )
+                mistral.send(json.dumps({"type": "session.update", "session": {"language": "en"}}))
+                # The audio has been taken (events are handled in order): its transcription is in flight.
+                assert _next(openai, "input_audio_buffer.committed")
+                assert _next(mistral, "session.updated")
                 stopper = pool.submit(gateway.stop, signal.SIGTERM, 30)
                 from_openai, from_mistral = _until_closed(openai), _until_closed(mistral)
                 codes = openai.close_code, mistral.close_code
