@@ -30,7 +30,7 @@ class RealtimeAdapter(abc.ABC):
     ):
         self.config = live.config
         self._live = live
-        self.session = live.open(session_id, self._emit, turn_detection)
+        self.session = live.open(session_id, self._on_event, turn_detection)
         self.inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=self.config.read_ahead_messages)
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self.close_code: int | None = None
@@ -112,9 +112,6 @@ class RealtimeAdapter(abc.ABC):
         return limits.message_too_big(item.size, self.config)
 
     # --- output ---------------------------------------------------------------------------------
-
-    def _emit(self, event: LiveEvent) -> None:
-        self._on_event(event)
 
     def _send(self, event: msgspec.Struct) -> None:
         if not self._aborted:

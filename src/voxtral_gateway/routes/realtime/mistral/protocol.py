@@ -37,8 +37,6 @@ def check_model(live: LiveTranscription, model: str) -> None:
 class MistralRealtimeSession(RealtimeAdapter):
     """One `/v1/audio/transcriptions/realtime` session."""
 
-    protocol = "mistral-realtime"
-
     def __init__(self, *, session_id: str, live: LiveTranscription, model: str):
         """`model`: from the URL, already checked (`check_model`)."""
         super().__init__(session_id=session_id, live=live, turn_detection=ServerVad())

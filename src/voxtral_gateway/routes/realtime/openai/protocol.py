@@ -68,8 +68,6 @@ class OpenAIRealtimeSession(RealtimeAdapter):
     """One `/v1/realtime?intent=transcription` session. `beta`: the client sent `OpenAI-Beta: realtime=v1`
     (its session events are `transcription_session.*`)."""
 
-    protocol = "openai-realtime"
-
     def __init__(self, *, session_id: str, live: LiveTranscription, model: str | None, beta: bool):
         """`model`: from the URL, already checked (`check_model`)."""
         super().__init__(session_id=session_id, live=live, turn_detection=ServerVad())
