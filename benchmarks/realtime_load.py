@@ -14,7 +14,8 @@ Two phases, each session sending the 23 s, six-sentence recording of the test fi
    arriving: the seed's `final`, OpenAI's `...transcription.completed`, Mistral's `transcription.segment`.
    This includes the silence the VAD must hear (STREAM_SILENCE_SECONDS), a message's wait, and the
    backend's time (the stand-in answers at 27× real time).
-2. `--sessions` concurrent realtime sessions, half OpenAI and half Mistral: per-message handling p50/p99
+2. `--sessions` concurrent sessions of /stream/transcribe with the same messages (the baseline), then as
+   many realtime sessions, half OpenAI and half Mistral: per-message handling p50/p99
    (from the gateway receiving a message to the end of its processing: parse, base64, decode, VAD,
    scheduling; read from the gateway's `stream_closed` log lines), memory per session (the worker's peak
    RSS minus its RSS before, divided by the sessions), and sessions completed with every transcript.
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import websockets  # noqa: E402
 from tests.audio_fixtures import build_fixture_set  # noqa: E402
+from tests.support.gateway_process import GatewayProcess  # noqa: E402
 from tests.support.realtime_audio import raw_audio  # noqa: E402
 
 from benchmarks._proc import rss_bytes, worker_pid  # noqa: E402
@@ -47,6 +49,7 @@ from benchmarks._report import Row, print_rows  # noqa: E402
 from benchmarks._servers import DEFAULT_SPEED, gateway, standin_vllm  # noqa: E402
 from benchmarks._stats import percentile  # noqa: E402
 from benchmarks.stream_load import _cpu_seconds, _handling, _Sampler  # noqa: E402
+from voxtral_gateway.services.live.stats import LatencyHistogram  # noqa: E402
 
 MESSAGE_SECONDS = 0.1
 TRAILING_SILENCE_SECONDS = 1.5
@@ -207,6 +210,29 @@ def _speech_to_transcript(audio: Audio, outcomes: list[Outcome]) -> list[float]:
     return latencies
 
 
+@dataclass
+class Load:
+    sessions: list[Outcome]
+    wall: float
+    cpu: float
+    """The worker's CPU seconds during the load."""
+
+
+def _load(
+    process: GatewayProcess, pid: int, base: str, model: str, audio: Audio, protocols: list[str], seen: int
+) -> tuple[Load, LatencyHistogram, float, int]:
+    """One load phase: its outcome, the per-message handling of its sessions, the memory per session
+    (MiB of the worker's peak RSS above its RSS before), and the log lines seen so far."""
+    idle_rss = rss_bytes(pid)
+    with _Sampler(pid) as sampler:
+        cpu_before = _cpu_seconds(pid)
+        outcomes, wall = asyncio.run(_phase(base, model, audio, protocols))
+        cpu = _cpu_seconds(pid) - cpu_before
+    handled, seen = _handling(process, seen, len(protocols))
+    per_session_mib = (sampler.peak - idle_rss) / len(protocols) / (1 << 20)
+    return Load(outcomes, wall, cpu), handled, per_session_mib, seen
+
+
 def _failed(outcomes: list[Outcome], expected: int) -> list[Outcome]:
     return [o for o in outcomes if o.error or o.closed_with != 1000 or len(o.transcripts) != expected]
 
@@ -238,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         latency_outcomes, _ = asyncio.run(_phase(base, model, audio, latency_protocols))
         _, seen = _handling(process, seen, len(latency_protocols))
 
-        idle_rss = rss_bytes(pid)
+        # The same load on /stream/transcribe (binary PCM frames of the same length): the baseline.
+        seed_load, seed_handled, seed_mib, seen = _load(
+            process, pid, base, model, audio, ["seed"] * args.sessions, seen
+        )
         load_protocols = ["openai" if i % 2 == 0 else "mistral" for i in range(args.sessions)]
-        with _Sampler(pid) as sampler:
-            cpu_before = _cpu_seconds(pid)
-            outcomes, wall = asyncio.run(_phase(base, model, audio, load_protocols))
-            cpu = _cpu_seconds(pid) - cpu_before
-        handled, _ = _handling(process, seen, args.sessions)
+        outcomes, handled, per_session_mib, seen = _load(
+            process, pid, base, model, audio, load_protocols, seen
+        )
+        wall, cpu = outcomes.wall, outcomes.cpu
 
     rows: list[Row] = []
     seed_latency = _speech_to_transcript(audio, [o for o in latency_outcomes if o.protocol == "seed"])
@@ -268,20 +296,24 @@ def main(argv: list[str] | None = None) -> int:
                     passed=ours <= GOAL_LATENCY_RATIO * baseline and not broken,
                 )
             )
-    per_session_mib = (sampler.peak - idle_rss) / args.sessions / (1 << 20)
     p50, p99 = handled.percentile(0.5) * 1000, handled.percentile(0.99) * 1000
-    failed = _failed(outcomes, expected)
+    base50, base99 = seed_handled.percentile(0.5) * 1000, seed_handled.percentile(0.99) * 1000
+    failed = _failed(outcomes.sessions, expected)
+    seed_failed = _failed(seed_load.sessions, expected)
     n = args.sessions
+    seed = "/stream/transcribe"
     rows += [
-        Row(id="R3", figure=f"per-message handling p50, {n} realtime sessions", ours=_ms(p50), baseline="—",
-            ratio="—", goal="—", passed=True),
-        Row(id="R4", figure=f"per-message handling p99, {n} realtime sessions", ours=_ms(p99), baseline="—",
-            ratio="—", goal=f"≤ {GOAL_MESSAGE_P99_MS:g} ms", passed=p99 <= GOAL_MESSAGE_P99_MS),
+        Row(id="R3", figure=f"per-message handling p50, {n} realtime sessions", ours=_ms(p50),
+            baseline=f"{_ms(base50)} {seed}", ratio=f"{p50 / base50:.2f}×", goal="—", passed=True),
+        Row(id="R4", figure=f"per-message handling p99, {n} realtime sessions", ours=_ms(p99),
+            baseline=f"{_ms(base99)} {seed}", ratio=f"{p99 / base99:.2f}×",
+            goal=f"≤ {GOAL_MESSAGE_P99_MS:g} ms", passed=p99 <= GOAL_MESSAGE_P99_MS),
         Row(id="R5", figure="memory per realtime session (worker peak RSS)", ours=f"{per_session_mib:.2f} MiB",
-            baseline=f"{idle_rss / (1 << 20):.0f} MiB idle worker", ratio="—",
+            baseline=f"{seed_mib:.2f} MiB {seed}", ratio=f"{per_session_mib / seed_mib:.2f}×",
             goal=f"≤ {GOAL_MEMORY_PER_SESSION_MIB:g} MiB", passed=per_session_mib <= GOAL_MEMORY_PER_SESSION_MIB),
         Row(id="R6", figure=f"sessions completed with all {expected} transcripts ({n} sessions)",
-            ours=f"{n - len(failed)}/{n}", baseline="—", ratio="—", goal=f"{n}/{n}", passed=not failed),
+            ours=f"{n - len(failed)}/{n}", baseline=f"{n - len(seed_failed)}/{n} {seed}", ratio="—",
+            goal=f"{n}/{n}", passed=not failed),
     ]  # fmt: skip
     rows[-1].note = (
         f"{n // 2 + n % 2} OpenAI + {n // 2} Mistral sessions, {MESSAGE_SECONDS * 1000:g} ms PCM messages in "

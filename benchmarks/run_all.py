@@ -48,7 +48,13 @@ SLOTS = (
     Slot("P6", "ratelimit_cost", "rate limiter cost", "from its issue"),
     Slot("P7", "health_rps", "GET /health/ req/s (keep-alive, 64 connections) vs bare granian", "≥ 0.5×"),
     Slot("P8", "memory_growth", "memory after 10,000 mixed requests vs after 100", "no growth beyond noise"),
-    Slot("P9", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
+    Slot(
+        "P9",
+        "jobs_throughput",
+        "200 queued one-minute jobs: 3 gateway instances vs 1 (× 2 job workers)",
+        "≥ 2.5×",
+    ),
+    Slot("P10", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
 )
 
 

@@ -25,6 +25,7 @@ from voxtral_gateway.routes.openai import (
     AudioTranscriptionsController,
     ChatCompletionsController,
     ModelsController,
+    TranscriptionJobsController,
 )
 from voxtral_gateway.routes.playground import PlaygroundController
 from voxtral_gateway.routes.realtime import mistral_realtime, openai_realtime
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ModelsController,
             _with_body_limit(AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             _with_body_limit(ChatCompletionsController, many_files_limit),
+            _with_body_limit(TranscriptionJobsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             stream_transcribe,
             openai_realtime,
             mistral_realtime,

@@ -158,6 +158,27 @@ class UrlFetchTimeout(UrlFetchFailed):
     code = "url_fetch_timeout"
 
 
+class JobNotFound(ClientError):
+    """No job with this id belongs to the caller (or it has expired)."""
+
+    status_code = 404
+    code = "job_not_found"
+
+
+class JobStateConflict(ClientError):
+    """The job is not in a state that allows this (a result before completion, cancelling a finished job)."""
+
+    status_code = 409
+    code = "job_state_conflict"
+
+
+class TooManyJobs(AccessRefused):
+    """The caller already has JOBS_MAX_QUEUED_PER_KEY jobs waiting."""
+
+    status_code = 429
+    code = "too_many_jobs"
+
+
 # --- the gateway's or the upstream's fault (5xx) -------------------------------------------------
 
 
@@ -221,3 +242,9 @@ class UpstreamDisconnected(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status_code = 504
     code = "upstream_timeout"
+
+
+class JobsUnavailable(Overloaded):
+    """The job store cannot be reached, or the in-process job queue is full: nothing was submitted."""
+
+    code = "jobs_unavailable"

@@ -4,7 +4,6 @@ mid-run (its requests are retried on the other), taken out of the pool, then put
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import httpx
 
@@ -16,13 +15,18 @@ from tests.support.standin_process import StandInProcess
 from tests.support.standin_thread import ThreadedStandIn
 from tests.support.waiting import wait_until
 
-DELAY = 1.0
+DELAY = 2.0
 
 
 def servers(gateway: GatewayProcess) -> dict[str, str]:
     return {
         s["url"]: s["state"] for s in httpx.get(f"{gateway.base_url}/health/", timeout=10).json()["backends"]
     }
+
+
+def in_flight(gateway: GatewayProcess) -> dict[str, int]:
+    backends = httpx.get(f"{gateway.base_url}/health/", timeout=10).json()["backends"]
+    return {s["url"]: s["in_flight"] for s in backends}
 
 
 def post_all(gateway: GatewayProcess, body: dict, count: int) -> list[int]:
@@ -60,7 +64,8 @@ def test_routing_failover_and_recovery(audio_fixtures: FixtureSet, tmp_path):
             retries_before = value(scrape(gateway.base_url), "voxtral_gateway_pool_retries_total")
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 running = pool.submit(post_all, gateway, body, 6)
-                time.sleep(DELAY / 2)
+                # Killed only once its share is in flight there (a fixed sleep raced a loaded machine).
+                assert wait_until(lambda: in_flight(gateway) == {a.base_url: 3, b.base_url: 3}, interval=0.02)
                 b.kill()
                 assert running.result() == [200] * 6
             retried = value(scrape(gateway.base_url), "voxtral_gateway_pool_retries_total") - retries_before

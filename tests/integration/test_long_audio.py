@@ -30,7 +30,7 @@ GATEWAY_ENV = {"SEGMENT_CONCURRENCY": str(CONCURRENCY), "SEGMENT_RETRIES": "2"}
 def client(client: httpx.Client, standin: ThreadedStandIn) -> openai.OpenAI:
     """The SDK on the module's in-process gateway (the stand-in reset by the `client` it wraps)."""
     standin.server.transcriber = default_transcriber
-    return openai_sdk(client)  # type: ignore[arg-type]
+    return openai_sdk(client)
 
 
 def _repeat(source: Path, seconds: float, target: Path) -> Path:

@@ -19,7 +19,7 @@ MODEL = "mistralai/Voxtral-Mini-3B-2507"
 @pytest.fixture
 def client(client: httpx.Client) -> openai.OpenAI:
     """The SDK on the module's in-process gateway (the stand-in reset by the `client` it wraps)."""
-    return openai_sdk(client)  # type: ignore[arg-type]
+    return openai_sdk(client)
 
 
 def _parse_srt(text: str) -> list[tuple[float, float, str]]:
@@ -203,8 +203,9 @@ def test_chat_with_six_audios_is_refused_before_sending(
     assert standin.server.requests == []
 
 
-def test_remote_audio_urls_are_refused(client: openai.OpenAI):
-    part = {"type": "audio_url", "audio_url": {"url": "http://example.com/a.mp3"}}
+def test_audio_urls_other_than_data_and_http_are_refused(client: openai.OpenAI):
+    # http(s) URLs are fetched (test_audio_by_url.py); any other scheme is refused.
+    part = {"type": "audio_url", "audio_url": {"url": "ftp://example.com/a.mp3"}}
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": [part]}])
     assert "data URL" in info.value.message
@@ -254,7 +255,7 @@ def test_openai_errors_have_openai_shape(vllm_app_client: httpx.Client):
 def test_embedded_backend_transcribes_through_the_sdk(
     embedded_client: httpx.Client, audio_fixtures: FixtureSet
 ):
-    sdk = openai_sdk(embedded_client)  # type: ignore[arg-type]  # not closed: the client is shared
+    sdk = openai_sdk(embedded_client)  # not closed: the client is shared
     assert [m.id for m in sdk.models.list()] == ["whisper-tiny.en"]
     with audio_fixtures.speech("wav", 16000, 1).path.open("rb") as handle:
         result = sdk.audio.transcriptions.create(

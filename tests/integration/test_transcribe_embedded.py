@@ -1,17 +1,16 @@
-"""POST /transcribe/ and GET /health/ against the gateway on its embedded defaults, in process."""
+"""POST /transcribe/ and GET /health/ against the gateway on its embedded defaults (the session's
+server; the small-limits app in process)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jiwer
 import pytest
 
-from tests.audio_fixtures import FixtureSet, SpeechClip, normalize_text
-from tests.support.fixtures import EMBEDDED_ENV
+from tests.audio_fixtures import FixtureSet, normalize_text
 from tests.support.gateway_app import gateway_app, sync_client
 from tests.support.requests import transcribe_body
 
@@ -72,37 +71,24 @@ def test_transcribes_english_speech(embedded_client: httpx.Client, audio_fixture
     assert body["audio_duration_seconds"] == pytest.approx(clip.duration, abs=0.1)
 
 
-@pytest.fixture(scope="module")
-def two_lane_client() -> Iterator[httpx.Client]:
-    """The embedded engine running two transcriptions at a time on one CPU thread each: on a small
-    machine that is about twice the throughput of one at a time on every core, and the next test sends
-    every clip of the fixture set."""
-    env = {**EMBEDDED_ENV, "EMBEDDED_CONCURRENCY": "2", "EMBEDDED_CPU_THREADS": "1"}
-    with sync_client(gateway_app(env)) as client:
-        yield client
-
-
 def test_every_container_rate_and_layout_transcribes(
-    two_lane_client: httpx.Client, audio_fixtures: FixtureSet
+    embedded_client: httpx.Client, audio_fixtures: FixtureSet
 ):
-    def problems(clip: SpeechClip) -> list[str]:
-        response = two_lane_client.post(
+    failures = []
+    for clip in audio_fixtures.all_speech():
+        response = embedded_client.post(
             "/transcribe/", json=transcribe_body(clip.path, DECLARED.get(clip.container))
         )
         if response.status_code != 200:
-            return [f"{clip.name}: {response.status_code} {response.text}"]
+            failures.append(f"{clip.name}: {response.status_code} {response.text}")
+            continue
         body = response.json()
-        found = []
         limit = MAX_WER_NARROWBAND if clip.source_rate == 8000 else MAX_WER
         error_rate = wer(clip.text, body["transcription"])
         if error_rate > limit:
-            found.append(f"{clip.name}: WER {error_rate:.2f} for {body['transcription']!r}")
+            failures.append(f"{clip.name}: WER {error_rate:.2f} for {body['transcription']!r}")
         if abs(body["audio_duration_seconds"] - clip.duration) > 0.1:
-            found.append(f"{clip.name}: duration {body['audio_duration_seconds']} != {clip.duration}")
-        return found
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        failures = [problem for found in pool.map(problems, audio_fixtures.all_speech()) for problem in found]
+            failures.append(f"{clip.name}: duration {body['audio_duration_seconds']} != {clip.duration}")
     assert not failures, "\n".join(failures)
 
 

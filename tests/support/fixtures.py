@@ -35,17 +35,18 @@ def audio_fixtures() -> FixtureSet:
 
 
 @pytest.fixture(scope="session")
-def embedded_client() -> Iterator[TestClient[Litestar]]:
-    """The gateway on its embedded defaults, in process (one model load for the whole session)."""
-    with sync_client(gateway_app(EMBEDDED_ENV)) as client:
-        yield client
+def embedded_gateway() -> Iterator[GatewayProcess]:
+    """The server on its embedded defaults as a real process, shared by the session: the smoke CLI and
+    the WebSocket tests need its socket, and the model's CPU-heavy transcriptions measured faster in
+    their own process than inside the test process, so the embedded route tests use it too."""
+    with GatewayProcess(env=EMBEDDED_ENV) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")
-def embedded_gateway() -> Iterator[GatewayProcess]:
-    """The same server as a real process, for what needs a socket (the smoke CLI, WebSockets)."""
-    with GatewayProcess(env=EMBEDDED_ENV) as gateway:
-        yield gateway
+def embedded_client(embedded_gateway: GatewayProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=embedded_gateway.base_url, timeout=120) as client:
+        yield client
 
 
 # --------------------------------------------------------------------------- the vLLM backend

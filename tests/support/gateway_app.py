@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import httpx
 import openai
 from litestar import Litestar
 from litestar.testing import AsyncTestClient, TestClient
@@ -35,8 +36,12 @@ def async_client(app: Litestar, timeout: float = 120) -> AsyncTestClient[Litesta
     return AsyncTestClient(app, base_url=BASE_URL, timeout=timeout, raise_server_exceptions=False)
 
 
-def openai_sdk(client: TestClient[Litestar], timeout: float = 600) -> openai.OpenAI:
-    """The official SDK talking to the in-process app through `client`."""
+def openai_sdk(client: httpx.Client, timeout: float = 600) -> openai.OpenAI:
+    """The official SDK talking through `client` (an in-process app's, or one on a real server)."""
     return openai.OpenAI(
-        base_url=f"{BASE_URL}/v1", api_key="not-needed", max_retries=0, timeout=timeout, http_client=client
+        base_url=f"{str(client.base_url).rstrip('/')}/v1",
+        api_key="not-needed",
+        max_retries=0,
+        timeout=timeout,
+        http_client=client,
     )

@@ -14,16 +14,27 @@ from tests.support.gateway_process import ROOT, free_port
 
 
 class StandInProcess:
-    def __init__(self, log_dir: Path, delay_seconds: float = 0.0, port: int | None = None):
+    """`delay_seconds` per request, or `speed` (audio seconds per second of work) to simulate a GPU."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        delay_seconds: float = 0.0,
+        port: int | None = None,
+        speed: float | None = None,
+    ):
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.delay_seconds = delay_seconds
+        self.speed = speed
         self.log_path = log_dir / f"standin-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> StandInProcess:
         command = [sys.executable, "-m", "tests.standin_vllm", "--port", str(self.port)]
         command += ["--delay-seconds", str(self.delay_seconds)]
+        if self.speed:
+            command += ["--speed", str(self.speed)]
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT
         )
@@ -37,6 +48,9 @@ class StandInProcess:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"stand-in on port {self.port} did not start")
+
+    def gateway_env(self) -> dict[str, str]:
+        return {"VOXTRAL_HOST": "127.0.0.1", "VOXTRAL_PORT": str(self.port), "HEALTH_CACHE_SECONDS": "0"}
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

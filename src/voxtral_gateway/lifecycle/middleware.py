@@ -37,7 +37,7 @@ from voxtral_gateway.observability.server_timing import HEADER_NAME, TimingRecor
 from voxtral_gateway.routes.error_wire import (
     CLOSE_SERVICE_RESTART,
     REFUSAL_CLOSE_BASE,
-    dialect_of,
+    request_dialect,
     wire_error,
 )
 from voxtral_gateway.runtime.shutdown import ShutdownCoordinator
@@ -175,7 +175,7 @@ async def _wait_for_task(task: asyncio.Task[None]) -> None:
 async def send_error(scope: Scope, send: Send, error: GatewayError) -> None:
     """An error response outside Litestar (its exception handlers are not reached from here), through
     the same error → wire mapping as every other error response."""
-    wire = wire_error(error, dialect_of(scope["path"]))
+    wire = wire_error(error, request_dialect(scope))
     body = msgspec.json.encode(wire.body)
     headers = [
         (b"content-type", b"application/json"),

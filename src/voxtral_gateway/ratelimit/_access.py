@@ -138,7 +138,7 @@ class AccessControl:
         """For an HTTP request: check its key and count it in its path's tier. None when the path is open
         (health, docs, metrics), limits are off, or the store is down and failing open. Raises
         `Unauthorized`, `Forbidden`, `RateLimited` or `RateLimiterUnavailable`."""
-        tier = tier_of(scope["path"])
+        tier = tier_of(scope["path"], scope.get("method", "GET"))
         if tier is None:
             return None
         if (context := current_request()) is not None:

@@ -18,6 +18,9 @@ _TIER_OF_PATH: dict[str, Tier] = {
     "/transcribe/batch": "batch",
 }
 
+# Submitting an asynchronous job costs what a synchronous transcription does; reading jobs is general.
+_TIER_OF_SUBMISSION: dict[str, Tier] = {"/v1/audio/transcriptions/jobs": "transcription"}
+
 # Monitors, documentation and the playground page (its API calls carry the key) must always be
 # reachable: no limit and no API key.
 _OPEN_PATHS = frozenset({"/health", "/docs", "/metrics", "/playground"})
@@ -40,9 +43,11 @@ def is_open_path(path: str) -> bool:
     return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 
 
-def tier_of(path: str) -> Tier | None:
-    """The tier of a request path, or None when the path is open (see `is_open_path`)."""
+def tier_of(path: str, method: str = "GET") -> Tier | None:
+    """The tier of a request, or None when its path is open (see `is_open_path`)."""
     path = normalize_path(path)
     if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES):
         return None
+    if method == "POST" and path in _TIER_OF_SUBMISSION:
+        return _TIER_OF_SUBMISSION[path]
     return _TIER_OF_PATH.get(path, "general")

@@ -16,6 +16,7 @@ from voxtral_gateway.errors import (
     AudioUndecodable,
     GatewayError,
     InvalidRequest,
+    JobStateConflict,
     ModelNotFound,
     NotSupportedByBackend,
     PayloadTooLarge,
@@ -34,6 +35,7 @@ _DESCRIPTIONS = {
     400: "The body is not valid JSON (or multipart), or is not UTF-8.",
     404: "The requested `model` is not served here.",
     413: "A body, file or audio duration over its limit (the message names the limit).",
+    409: "The job is not in a state that allows this (`details.status` says which it is in).",
     415: "The bytes could not be decoded as audio.",
     422: "A field is invalid (the message names it), or the audio breaks a constraint.",
     429: "Rate limit exceeded for this route's tier; see Retry-After.",
@@ -51,12 +53,17 @@ _VLLM = "http://vllm:8000"
 _ERRORS: dict[int, GatewayError] = {
     404: ModelNotFound(
         "The model `gpt-4o-transcribe` does not exist or is not served here; use one of: "
-        "mistralai/Voxtral-Mini-3B-2507, whisper-1",
+        "mistralai/Voxtral-Mini-3B-2507, voxtral-mini-latest, voxtral-mini-2507, whisper-1",
         field="model",
     ),
     413: PayloadTooLarge(
         "audio_file is 115343360 bytes; the limit is 104857600 bytes (MAX_FILE_SIZE_MB=100)",
         field="audio_file",
+    ),
+    409: JobStateConflict(
+        "job job_5f0c… is running; its result exists once it is completed",
+        field="job_id",
+        details={"status": "running"},
     ),
     415: AudioUndecodable(
         "audio_file could not be decoded as mp3: Invalid data found when processing input",

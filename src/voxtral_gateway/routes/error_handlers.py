@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_422_UNPROCESSABLE_ENTITY
 
 from voxtral_gateway.errors import GatewayError
-from voxtral_gateway.routes.error_wire import dialect_of, error_body, wire_error, wire_status
+from voxtral_gateway.routes.error_wire import error_body, request_dialect, wire_error, wire_status
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
 from voxtral_gateway.schemas.openai import OpenAIErrorResponse
 
@@ -38,14 +38,14 @@ def _debug(request: Request) -> bool:
 def error_response(
     request: Request, status: int, detail: ErrorDetail, headers: dict[str, str] | None = None
 ) -> Response[ErrorResponse] | Response[OpenAIErrorResponse]:
-    """An error response in the request's dialect (OpenAI's shape on the `/v1` routes)."""
-    dialect = dialect_of(request.url.path)
+    """An error response in the request's dialect (OpenAI's or Mistral's shape on the `/v1` routes)."""
+    dialect = request_dialect(request.scope)
     status = wire_status(status, dialect)
     return Response(error_body(status, detail, dialect), status_code=status, headers=headers)
 
 
 def handle_gateway_error(request: Request, exc: GatewayError) -> Response[ErrorResponse]:
-    wire = wire_error(exc, dialect_of(request.url.path))
+    wire = wire_error(exc, request_dialect(request.scope))
     if wire.status >= 500:
         log.warning(
             "request_failed", status=wire.status, code=exc.code, error=exc.message, path=request.url.path

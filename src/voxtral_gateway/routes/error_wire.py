@@ -6,7 +6,8 @@ WebSocket adapters all call this module; none of them picks a status, a body sha
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, MutableMapping
+from typing import Any, Literal
 
 import msgspec
 
@@ -24,14 +25,20 @@ from voxtral_gateway.errors import (
 )
 from voxtral_gateway.observability.request_id import current_request_id
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
+from voxtral_gateway.schemas.mistral import MistralErrorResponse, MistralStreamError
 from voxtral_gateway.schemas.openai import OpenAIErrorInfo, OpenAIErrorResponse
 from voxtral_gateway.schemas.realtime_mistral import ErrorDetail as MistralRealtimeError
 from voxtral_gateway.schemas.realtime_openai import RealtimeErrorInfo
 
-Dialect = Literal["seed", "openai"]
-"""`seed`: the gateway's own API (`ErrorResponse`); `openai`: the `/v1` routes (OpenAI's shape)."""
+Dialect = Literal["seed", "openai", "mistral"]
+"""`seed`: the gateway's own API (`ErrorResponse`); `openai`: the `/v1` routes (OpenAI's shape);
+`mistral`: the `/v1` routes called by Mistral's SDK (Mistral's flat shape)."""
 
 OPENAI_PREFIX = "/v1/"
+MISTRAL_USER_AGENT_PREFIX = b"mistral-client-"
+"""Every `mistralai` SDK (2.x and 3.x) sends `User-Agent: mistral-client-python/<version>`."""
+DIALECT_SCOPE_KEY = "voxtral_gateway.dialect"
+"""Where an adapter records the dialect it recognised from the request's content (see `choose_dialect`)."""
 
 # WebSocket close codes (RFC 6455 §7.4.1, and 4000 + an HTTP status for a refusal before any audio).
 CLOSE_NORMAL = 1000
@@ -48,13 +55,36 @@ class WireError(msgspec.Struct, kw_only=True):
     """An error as one HTTP response: status, body and the headers the client needs."""
 
     status: int
-    body: ErrorResponse | OpenAIErrorResponse
+    body: ErrorResponse | OpenAIErrorResponse | MistralErrorResponse
     headers: dict[str, str] | None = None
 
 
-def dialect_of(path: str) -> Dialect:
-    """The dialect a request path speaks."""
-    return "openai" if path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/") else "seed"
+def dialect_of(path: str, user_agent: bytes | None = None) -> Dialect:
+    """The dialect a request speaks, from its path and User-Agent: `/v1` is OpenAI's, or Mistral's when
+    the client is Mistral's SDK; anything else is the seed API."""
+    if not (path.startswith(OPENAI_PREFIX) or path == OPENAI_PREFIX.rstrip("/")):
+        return "seed"
+    if user_agent is not None and user_agent.lower().startswith(MISTRAL_USER_AGENT_PREFIX):
+        return "mistral"
+    return "openai"
+
+
+def request_dialect(scope: MutableMapping[str, Any]) -> Dialect:
+    """The dialect of an ASGI request: the one an adapter chose from its content, else `dialect_of`."""
+    chosen = scope.get(DIALECT_SCOPE_KEY)
+    if chosen is not None:
+        return chosen  # type: ignore[no-any-return]
+    return dialect_of(scope["path"], _header(scope.get("headers") or (), b"user-agent"))
+
+
+def choose_dialect(scope: MutableMapping[str, Any], dialect: Dialect) -> None:
+    """Record the dialect an adapter recognised from the request's content (a shared path's
+    Mistral-only fields): errors raised from now on take its shape."""
+    scope[DIALECT_SCOPE_KEY] = dialect
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    return next((value for key, value in headers if key.lower() == name), None)
 
 
 def status_of(error: GatewayError) -> int:
@@ -85,19 +115,25 @@ def error_headers(error: GatewayError) -> dict[str, str] | None:
 
 
 def wire_status(status: int, dialect: Dialect) -> int:
-    """OpenAI answers invalid parameters with 400 (its SDKs map statuses to exception types)."""
-    return 400 if dialect == "openai" and status == 422 else status
+    """OpenAI answers invalid parameters with 400 (its SDKs map statuses to exception types); so does
+    the gateway to Mistral's SDK, so one request gets one status whichever dialect it is recognised as
+    (Mistral's SDK raises `SDKError` with our body for any 4xx on transcriptions)."""
+    return 400 if dialect != "seed" and status == 422 else status
 
 
-def error_body(status: int, detail: ErrorDetail, dialect: Dialect) -> ErrorResponse | OpenAIErrorResponse:
+def error_body(
+    status: int, detail: ErrorDetail, dialect: Dialect
+) -> ErrorResponse | OpenAIErrorResponse | MistralErrorResponse:
     """The body of an error response with `status`, in the dialect's shape."""
     if detail.request_id is None:
         detail.request_id = current_request_id()  # also in the X-Request-ID header: quote it in reports
+    kind = "server_error" if status >= 500 else "invalid_request_error"
     if dialect == "openai":
-        kind = "server_error" if status >= 500 else "invalid_request_error"
         return OpenAIErrorResponse(
             error=OpenAIErrorInfo(message=detail.message, type=kind, param=detail.field, code=detail.code)
         )
+    if dialect == "mistral":
+        return MistralErrorResponse(message=detail.message, type=kind, param=detail.field, code=detail.code)
     return ErrorResponse(error=detail)
 
 
@@ -112,6 +148,8 @@ def wire_error(error: GatewayError, dialect: Dialect) -> WireError:
 def sse_error_event(error: GatewayError, dialect: Dialect) -> bytes:
     """The server-sent event that ends a stream which failed after its 200 was sent."""
     wire = wire_error(error, dialect)
+    if isinstance(wire.body, MistralErrorResponse):  # Mistral's events carry their name in `type`
+        return b"event: error\ndata: " + msgspec.json.encode(MistralStreamError(error=wire.body)) + b"\n\n"
     payload = msgspec.json.encode(wire.body)
     if dialect == "openai":  # OpenAI's SDKs read an `error` key in a plain `data:` event
         return b"data: " + payload + b"\n\n"

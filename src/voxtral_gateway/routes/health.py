@@ -11,6 +11,7 @@ import time
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from voxtral_gateway import __version__
@@ -20,8 +21,9 @@ from voxtral_gateway.schemas.health import (
     BackendStatus,
     Capabilities,
     HealthResponse,
+    JobsStatus,
 )
-from voxtral_gateway.services.health import GatewayHealth, HealthService
+from voxtral_gateway.services.health import GatewayHealth, HealthService, JobsSnapshot
 
 
 class HealthController(Controller):
@@ -40,7 +42,7 @@ class HealthController(Controller):
         ),
         responses={503: ResponseSpec(data_container=HealthResponse, description="The backend is not ready.")},
     )
-    async def health(self, health_reporter: HealthReporter) -> Response[HealthResponse]:
+    async def health(self, health_reporter: NamedDependency[HealthReporter]) -> Response[HealthResponse]:
         # Served by `HealthFastPath` ahead of the framework; this handler documents the route and
         # answers when the fast path hands over.
         report = await health_reporter.report()
@@ -117,5 +119,20 @@ def health_response(health: GatewayHealth) -> tuple[int, HealthResponse]:
             queue_limit=admission.queue_limit,
         ),
         capabilities=Capabilities(understanding=health.understanding),
+        jobs=_jobs_status(health.jobs),
     )
     return (200 if health.ready else 503), body
+
+
+_NOT_DURABLE = "jobs run in this process and do not survive a restart (set REDIS_URL or JOBS_REDIS_URL)"
+
+
+def _jobs_status(jobs: JobsSnapshot | None) -> JobsStatus | None:
+    if jobs is None:
+        return None
+    return JobsStatus(
+        engine="redis" if jobs.engine == "redis" else "in_process",
+        durable=jobs.durable,
+        workers=jobs.workers,
+        detail=jobs.problem or (None if jobs.durable else _NOT_DURABLE),
+    )

@@ -7,6 +7,7 @@ import time
 from voxtral_gateway.audio import AudioLimits
 from voxtral_gateway.backends import SpeechBackend, create_backend
 from voxtral_gateway.cpu_pool import CpuPool
+from voxtral_gateway.fetching import UrlFetchConfig, UrlFetcher
 from voxtral_gateway.memory import tune_allocator
 from voxtral_gateway.observability.metrics import worker_exiting
 from voxtral_gateway.ratelimit import AccessControl
@@ -14,9 +15,19 @@ from voxtral_gateway.runtime.shutdown import ShutdownCoordinator
 from voxtral_gateway.services.admission import AdmissionGate
 from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
-from voxtral_gateway.services.health import HealthService
+from voxtral_gateway.services.health import HealthService, JobsSnapshot
+from voxtral_gateway.services.jobs import (
+    JobLimits,
+    JobRunner,
+    JobService,
+    RunnerPolicy,
+    WebhookPolicy,
+    WebhookSender,
+    job_queue,
+)
 from voxtral_gateway.services.live import LiveCollaborators, LiveTranscription
 from voxtral_gateway.services.live.config import StreamConfig, stream_config
+from voxtral_gateway.services.models import ModelCatalog
 from voxtral_gateway.services.transcription import SegmentPolicy, TranscriptionService
 from voxtral_gateway.services.understanding import UnderstandingLimits, UnderstandingService
 from voxtral_gateway.settings import Settings
@@ -38,13 +49,26 @@ class Runtime:
         # The engine (vLLM pool or embedded) behind admission control, measured (services/guarded_backend.py).
         self.admission = AdmissionGate(settings.admission)
         self.backend: SpeechBackend = GuardedBackend(create_backend(settings), self.admission)
-        self.health = HealthService(self.backend, self.admission, self.started_at)
         self.decode_pool = CpuPool("decode", work.decode_workers, work.cpu_queue_limit, metric="decode")
         self.audio_limits = AudioLimits(
             max_bytes=limits.max_file_size_bytes,
             max_duration_seconds=limits.max_audio_duration_seconds,
         )
         self.stream_config: StreamConfig = stream_config(settings.streaming)
+        # The served model and its aliases (MODEL_ALIASES).
+        self.models = ModelCatalog(self.backend, settings.models.alias_table)
+        # Client-given URLs (`file_url`, webhooks) through the SSRF guard (URL_FETCH_*).
+        url_fetch = settings.url_fetch
+        self.url_fetcher = UrlFetcher(
+            UrlFetchConfig(
+                max_bytes=limits.max_file_size_bytes,
+                allowlist=url_fetch.allowlist_entries,
+                connect_timeout_seconds=url_fetch.connect_timeout_seconds,
+                read_timeout_seconds=url_fetch.read_timeout_seconds,
+                total_timeout_seconds=url_fetch.total_timeout_seconds,
+                max_redirects=url_fetch.max_redirects,
+            )
+        )
         self.transcription = TranscriptionService(
             self.backend,
             self.decode_pool,
@@ -55,6 +79,7 @@ class Runtime:
                 concurrency=work.segment_concurrency,
                 retries=work.segment_retries,
             ),
+            fetcher=self.url_fetcher,
         )
         self.live = LiveTranscription(
             LiveCollaborators(
@@ -75,6 +100,7 @@ class Runtime:
                 max_question_chars=limits.understanding_max_question_chars,
                 max_tokens=limits.understanding_max_tokens,
             ),
+            self.models,
         )
         self.batch = BatchService(
             self.transcription,
@@ -82,15 +108,58 @@ class Runtime:
             max_total_bytes=limits.max_request_size_bytes,
             concurrency=work.batch_concurrency,
         )
+        # Asynchronous jobs: Redis Streams shared by every instance (JOBS_REDIS_URL/REDIS_URL), else in process.
+        jobs = settings.jobs
+        queue = job_queue(jobs, settings.rate_limits.redis_url)
+        self.jobs = JobService(
+            queue,
+            self.transcription,
+            JobLimits(
+                max_queued_per_owner=jobs.max_queued_per_key, default_webhook_secret=jobs.webhook_secret
+            ),
+        )
+        self.job_runner = JobRunner(
+            queue,
+            self.transcription,
+            self.url_fetcher,
+            WebhookSender(
+                self.url_fetcher,
+                WebhookPolicy(
+                    max_attempts=jobs.webhook_max_attempts,
+                    backoff_seconds=jobs.webhook_backoff_seconds,
+                    backoff_max_seconds=jobs.webhook_backoff_max_seconds,
+                ),
+            ),
+            RunnerPolicy(
+                workers=jobs.workers,
+                max_running_per_owner=jobs.max_running_per_key,
+                visibility_timeout_seconds=jobs.visibility_timeout_seconds,
+                max_attempts=jobs.max_attempts,
+            ),
+            draining=self.shutting_down,
+        )
+        self.health = HealthService(
+            self.backend,
+            self.admission,
+            self.started_at,
+            jobs=lambda: JobsSnapshot(
+                engine=queue.kind, durable=queue.durable, workers=jobs.workers, problem=self.jobs.problem
+            ),
+        )
 
     async def start(self) -> None:
         tune_allocator()
         self.shutdown.install_signal_handler()
         await self.access.start()
         await self.backend.start()
+        await self.jobs.start()
+        self.job_runner.start()
 
     async def close(self) -> None:
         await self.shutdown.close()
+        await self.job_runner.close()
+        await self.jobs.queue.close()
+        await self.url_fetcher.close()
         await self.access.close()
         await self.backend.close()
         self.decode_pool.shutdown()

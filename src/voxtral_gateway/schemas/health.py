@@ -47,6 +47,17 @@ class Capabilities(msgspec.Struct, kw_only=True):
     """Questions about audio (`/understand/`, chat with audio): Voxtral on vLLM only."""
 
 
+class JobsStatus(msgspec.Struct, kw_only=True):
+    """Where asynchronous transcription jobs run (/v1/audio/transcriptions/jobs)."""
+
+    engine: Literal["redis", "in_process"]
+    durable: bool
+    """False: jobs are kept in this process only and do not survive a restart (no REDIS_URL)."""
+    workers: int
+    """Jobs the worker that answered runs at once (JOBS_WORKERS)."""
+    detail: str | None = None
+
+
 class HealthResponse(msgspec.Struct, kw_only=True):
     status: Literal["ok", "unavailable"]
     version: str
@@ -55,3 +66,4 @@ class HealthResponse(msgspec.Struct, kw_only=True):
     backends: list[BackendServerStatus] = msgspec.field(default_factory=list)
     admission: AdmissionStatus | None = None
     capabilities: Capabilities
+    jobs: JobsStatus | None = None

@@ -1,4 +1,8 @@
-"""OpenAI-compatible request and response shapes (`/v1/...`), as the official SDKs expect them."""
+"""OpenAI-compatible request and response shapes (`/v1/...`), as the official SDKs expect them.
+
+Where one body satisfies both OpenAI's and Mistral's SDK (the JSON transcription, the model card, chat
+completions and their chunks), it is defined here once, with Mistral's keys beside OpenAI's
+(`schemas/mistral.py` holds the shapes only Mistral has)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,11 @@ import msgspec
 from msgspec import Meta
 
 from voxtral_gateway.backends.chat import TokenUsage
+from voxtral_gateway.schemas.mistral import (
+    AudioTranscriptionCapabilities,
+    ModelCapabilities,
+    TranscriptionSegmentChunk,
+)
 
 # --- errors ------------------------------------------------------------------------------------
 
@@ -27,10 +36,18 @@ class OpenAIErrorResponse(msgspec.Struct):
 
 
 class ModelCard(msgspec.Struct, kw_only=True):
+    """OpenAI's model object and Mistral's `BaseModelCard` in one (each SDK ignores the other's keys)."""
+
     id: str
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    type: Literal["base"] = "base"
+    """Mistral's SDK needs it to tell a base model from a fine-tuned one."""
+    capabilities: ModelCapabilities
+    aliases: list[str]
+    """Other names requests may use for this model (MODEL_ALIASES)."""
+    audio_transcription_capabilities: AudioTranscriptionCapabilities
 
 
 class ModelList(msgspec.Struct, kw_only=True):
@@ -44,12 +61,22 @@ ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
 
 
 class DurationUsage(msgspec.Struct, kw_only=True):
+    """The audio's duration in whole seconds (rounded up), under OpenAI's and Mistral's names."""
+
     type: Literal["duration"] = "duration"
     seconds: int
+    prompt_audio_seconds: int
 
 
-class TranscriptionJson(msgspec.Struct, kw_only=True):
+class TranscriptionJson(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """`response_format=json`: OpenAI's `Transcription` and Mistral's `TranscriptionResponse` in one."""
+
+    model: str
     text: str
+    language: str | None
+    """ISO 639-1; always present (Mistral's SDK requires the key), null when it could not be told."""
+    segments: list[TranscriptionSegmentChunk] | None = None
+    """Only when Mistral's `timestamp_granularities=segment` asks for them."""
     usage: DurationUsage
 
 
@@ -89,7 +116,7 @@ class InputAudio(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class AudioUrl(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     url: str
-    """A `data:audio/<subtype>;base64,...` URL; remote URLs are refused."""
+    """A `data:audio/<subtype>;base64,...` URL, or an http(s) URL the gateway fetches (guarded)."""
 
 
 class TextContentPart(msgspec.Struct, kw_only=True, tag_field="type", tag="text", forbid_unknown_fields=True):
@@ -99,21 +126,36 @@ class TextContentPart(msgspec.Struct, kw_only=True, tag_field="type", tag="text"
 class InputAudioContentPart(
     msgspec.Struct, kw_only=True, tag_field="type", tag="input_audio", forbid_unknown_fields=True
 ):
-    input_audio: InputAudio
+    input_audio: InputAudio | str
+    """OpenAI's object, or Mistral's plain base64 string."""
 
 
 class AudioUrlContentPart(
     msgspec.Struct, kw_only=True, tag_field="type", tag="audio_url", forbid_unknown_fields=True
 ):
-    audio_url: AudioUrl
+    audio_url: AudioUrl | str
+    """OpenAI's object, or the URL as a plain string (as Mistral's API writes its URL parts)."""
 
 
-ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart
+class SdkWrappedContentPart(
+    msgspec.Struct, kw_only=True, tag_field="type", tag="UNKNOWN", forbid_unknown_fields=True
+):
+    """How Mistral's SDK sends a part it has no class for (OpenAI's `input_audio` object, `audio_url`):
+    the caller's part, as written, under `raw`. The gateway reads `raw`."""
+
+    raw: TextContentPart | InputAudioContentPart | AudioUrlContentPart
+    is_unknown: bool = True
+
+
+ContentPart = TextContentPart | InputAudioContentPart | AudioUrlContentPart | SdkWrappedContentPart
 
 
 class ChatMessageIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["system", "user", "assistant"]
     content: str | list[ContentPart]
+    prefix: bool = False
+    """Mistral's (its SDK sends `false` on every assistant message): `true`, an answer to continue, is
+    refused."""
 
 
 class StreamOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -4,6 +4,7 @@ and this worker's admission control, for the health route to put on the wire."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -33,6 +34,19 @@ class AdmissionSnapshot(msgspec.Struct, kw_only=True, frozen=True):
     queue_limit: int
 
 
+class JobsSnapshot(msgspec.Struct, kw_only=True, frozen=True):
+    """Where asynchronous jobs run."""
+
+    engine: str
+    """`redis` (a stream shared by every instance) or `in_process`."""
+    durable: bool
+    """False: queued and running jobs are lost when this process restarts."""
+    workers: int
+    """Jobs this worker process runs at once."""
+    problem: str | None = None
+    """Why jobs cannot be accepted now (e.g. an unwritable blob directory)."""
+
+
 class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
     ready: bool
     """Whether the backend can serve requests now."""
@@ -47,10 +61,18 @@ class GatewayHealth(msgspec.Struct, kw_only=True, frozen=True):
     admission: AdmissionSnapshot
     understanding: bool
     """Whether the backend answers questions about audio (Voxtral on vLLM; not the embedded engine)."""
+    jobs: JobsSnapshot | None = None
 
 
 class HealthService:
-    def __init__(self, backend: SpeechBackend, admission: AdmissionGate, started_at: float):
+    def __init__(
+        self,
+        backend: SpeechBackend,
+        admission: AdmissionGate,
+        started_at: float,
+        jobs: Callable[[], JobsSnapshot] | None = None,
+    ):
+        self._jobs = jobs
         self._backend = backend
         self._admission = admission
         self._started_at = started_at
@@ -75,6 +97,7 @@ class HealthService:
                 max_in_flight=admission.limits.max_in_flight,
                 queue_limit=admission.limits.queue_limit,
             ),
+            jobs=self._jobs() if self._jobs is not None else None,
         )
 
 

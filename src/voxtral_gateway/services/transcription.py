@@ -17,7 +17,8 @@ from voxtral_gateway.audio.vad import EndpointRules, speech_regions
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions, TranscriptSegment
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import AudioTooLong, GatewayError, InvalidRequest, UpstreamError, UpstreamRejected
-from voxtral_gateway.services.audio_files import AudioFile, decode_file
+from voxtral_gateway.fetching import UrlFetcher
+from voxtral_gateway.services.audio_files import AudioFile, decode_file, fetched
 from voxtral_gateway.services.chunking import Segment, plan_segments
 from voxtral_gateway.services.language import identify_language, majority_language
 
@@ -84,6 +85,8 @@ class SegmentDone(msgspec.Struct, kw_only=True, frozen=True):
     end: float
     text: str
     segments: list[TranscriptSegment]
+    language: str | None = None
+    """The language the model reported for this segment, when it reports one."""
 
 
 class TextDelta(msgspec.Struct, kw_only=True, frozen=True):
@@ -113,11 +116,14 @@ class TranscriptionService:
         decode_pool: CpuPool,
         limits: AudioLimits,
         policy: SegmentPolicy | None = None,
+        fetcher: UrlFetcher | None = None,
     ):
         self.backend = backend
         self.decode_pool = decode_pool
         self.limits = limits
         self.policy = policy or SegmentPolicy()
+        self.fetcher = fetcher
+        """Fetches files given by URL (`AudioFile.url`); None: such files are refused."""
 
     async def transcribe(self, file: AudioFile, options: TranscriptionOptions) -> TranscriptionResult:
         """Decode and transcribe a whole file; the result stitches every segment."""
@@ -130,8 +136,8 @@ class TranscriptionService:
         self, file: AudioFile, options: TranscriptionOptions
     ) -> AsyncGenerator[TranscriptionEvent, None]:
         """The same work as events, in order: for each segment `SegmentDone` then (if it has text)
-        `TextDelta`; finally one `TranscriptionDone`. A refusal (bad language, undecodable or too
-        long audio) raises before the first event; closing the iterator cancels segments in flight."""
+        `TextDelta`; finally one `TranscriptionDone`. A refusal (bad language, a URL that cannot be
+        fetched, undecodable or too long audio) raises before the first event; closing the iterator cancels segments in flight."""
         audio = await self._decoded(file, options)
         pieces: list[SegmentTranscript] = []
         said = False
@@ -145,6 +151,7 @@ class TranscriptionService:
                     end=piece.end,
                     text=text,
                     segments=piece.transcript.segments,
+                    language=piece.transcript.language,
                 )
                 if text:
                     yield TextDelta(text=" " + text if said else text)
@@ -174,7 +181,7 @@ class TranscriptionService:
 
     async def _decoded(self, file: AudioFile, options: TranscriptionOptions) -> DecodedAudio:
         self.check_language(options.language)
-        return await decode_file(self.decode_pool, file, self.limits)
+        return await decode_file(self.decode_pool, await fetched(file, self.fetcher), self.limits)
 
     async def _result(
         self, audio: DecodedAudio, pieces: Sequence[SegmentTranscript], options: TranscriptionOptions

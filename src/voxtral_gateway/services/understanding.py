@@ -21,9 +21,9 @@ from voxtral_gateway.backends.chat import (
     TokenUsage,
 )
 from voxtral_gateway.errors import AudioTooLong, InvalidRequest, NotSupportedByBackend, PayloadTooLarge
-from voxtral_gateway.services.audio_files import AudioFile, decode_file
+from voxtral_gateway.services.audio_files import AudioFile, decode_file, fetched
 from voxtral_gateway.services.concurrency import gather_or_cancel
-from voxtral_gateway.services.models import check_model
+from voxtral_gateway.services.models import ModelCatalog
 from voxtral_gateway.services.transcription import TranscriptionService
 
 __all__ = [
@@ -107,11 +107,17 @@ class UnderstandingLimits(msgspec.Struct, kw_only=True, frozen=True):
 
 class UnderstandingService:
     def __init__(
-        self, backend: SpeechBackend, transcription: TranscriptionService, limits: UnderstandingLimits
+        self,
+        backend: SpeechBackend,
+        transcription: TranscriptionService,
+        limits: UnderstandingLimits,
+        models: ModelCatalog | None = None,
     ):
         self.backend = backend
         self.transcription = transcription
         self.limits = limits
+        self.models = models or ModelCatalog(backend, {})
+        """The names a conversation's `model` may use."""
 
     async def answer(self, request: AudioQuestion | Conversation) -> UnderstandingAnswer:
         """The model's whole answer; every limit is checked before anything is decoded."""
@@ -172,10 +178,12 @@ class UnderstandingService:
         else:
             conversation = request
             if request.model is not None:
-                check_model(self.backend, request.model)
+                self.models.resolve(request.model)
         self._check_max_tokens(conversation)
         files = [part for m in conversation.messages for part in m.content if isinstance(part, AudioFile)]
-        self._check_files(files, conversation.files_field)
+        self._check_count(files, conversation.files_field)
+        files = await gather_or_cancel(fetched(file, self.transcription.fetcher) for file in files)
+        self._check_bytes(files, conversation.files_field)
         decoded = await self._decode_all(files, conversation.files_field)
         audios = iter(decoded)
         messages = [
@@ -204,12 +212,14 @@ class UnderstandingService:
             name = conversation.max_tokens_field
             raise InvalidRequest(f"{name} is {max_tokens}; the limit is {self.limits.max_tokens}", field=name)
 
-    def _check_files(self, files: Sequence[AudioFile], field: str) -> None:
+    def _check_count(self, files: Sequence[AudioFile], field: str) -> None:
         if len(files) > MAX_AUDIOS_PER_PROMPT:
             raise InvalidRequest(
                 f"{field} carry {len(files)} audios; Voxtral accepts at most {MAX_AUDIOS_PER_PROMPT} per prompt",
                 field=field,
             )
+
+    def _check_bytes(self, files: Sequence[AudioFile], field: str) -> None:
         total_bytes = sum(len(file.data) for file in files)
         if total_bytes > self.limits.max_total_bytes:
             raise PayloadTooLarge(

@@ -1,7 +1,7 @@
 """Build `Settings` from `config/*.toml` and the environment (the environment wins).
 
 Both use the flat names (`VOXTRAL_HOST`, `voxtral_host`); each is routed to its group here, and the
-values that need parsing (VOXTRAL_BACKENDS, TRUSTED_PROXIES) are parsed once, into their types."""
+values that need parsing (VOXTRAL_BACKENDS, TRUSTED_PROXIES, MODEL_ALIASES) are parsed once, into their types."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from voxtral_gateway.settings._aliases import ModelAliases
 from voxtral_gateway.settings._backends import BackendURLs
 from voxtral_gateway.settings._model import SETTING_NAMES, Settings
 from voxtral_gateway.settings._networks import TrustedProxies
@@ -65,6 +66,8 @@ def _parsed(kind: type, value: Any) -> Any:
         return BackendURLs.parse(value)
     if kind is TrustedProxies:
         return TrustedProxies.parse(value)
+    if kind is ModelAliases:
+        return ModelAliases.parse(value)
     raise NotImplementedError(kind)
 
 

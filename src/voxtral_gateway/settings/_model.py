@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from voxtral_gateway.settings._aliases import DEFAULT_MODEL_ALIASES, ModelAliases
 from voxtral_gateway.settings._backends import BackendURLs
 from voxtral_gateway.settings._networks import TrustedProxies
 from voxtral_gateway.settings._timeouts import TimeoutSettings
@@ -107,6 +108,20 @@ class EmbeddedSettings(
     """CTranslate2 threads per transcription; 0 means one per core."""
     concurrency: PositiveInt = 1
     beam_size: PositiveInt = 1
+
+
+class ModelSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Which model names requests may use: the served model's id, and the aliases of MODEL_ALIASES."""
+
+    model_aliases: ModelAliases = ModelAliases.parse(DEFAULT_MODEL_ALIASES)
+    """Comma-separated `name` or `name=model` entries. A bare name means the served model, whatever it
+    is (Mistral's `voxtral-mini-latest`, OpenAI's `whisper-1`); `name=model` means that model, and is
+    refused (404) on a gateway serving another one."""
+
+    @property
+    def alias_table(self) -> dict[str, str | None]:
+        """Alias → the model it names (None: the served model, whatever it is)."""
+        return dict(self.model_aliases.table)
 
 
 class AdmissionLimits(
@@ -241,6 +256,66 @@ class AuthSettings(msgspec.Struct, kw_only=True, frozen=True):
     config/api_keys.json when it exists; set explicitly, the file must exist."""
 
 
+class UrlFetchSettings(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    rename={
+        "allowlist": "url_fetch_allowlist",
+        "connect_timeout_seconds": "url_fetch_connect_timeout_seconds",
+        "read_timeout_seconds": "url_fetch_read_timeout_seconds",
+        "total_timeout_seconds": "url_fetch_timeout_seconds",
+        "max_redirects": "url_fetch_max_redirects",
+    },
+):
+    """Fetching client-given URLs (`file_url`, webhooks) through the SSRF guard: URL_FETCH_*."""
+
+    allowlist: str = ""
+    """Comma-separated exceptions to the address check: CIDRs (`10.0.0.0/8`) or `host:port` entries
+    (`audio.internal:8080`, `[::1]:9000`). By default only public addresses are reached."""
+    connect_timeout_seconds: PositiveFloat = 5.0
+    read_timeout_seconds: PositiveFloat = 10.0
+    """The longest wait for the next bytes of an answer."""
+    total_timeout_seconds: PositiveFloat = 60.0
+    """URL_FETCH_TIMEOUT_SECONDS: one whole fetch, redirects included."""
+    max_redirects: Annotated[int, Meta(ge=0, le=20)] = 5
+
+    @property
+    def allowlist_entries(self) -> tuple[str, ...]:
+        return tuple(entry.strip() for entry in self.allowlist.split(",") if entry.strip())
+
+
+class JobSettings(msgspec.Struct, kw_only=True, frozen=True, rename=lambda name: f"jobs_{name}"):
+    """Asynchronous transcription jobs (/v1/audio/transcriptions/jobs): the JOBS_* variables."""
+
+    redis_url: str | None = None
+    """Where jobs are queued (a Redis Streams consumer group shared by every instance). Unset: REDIS_URL;
+    both unset: jobs run in process and do not survive a restart."""
+    key_prefix: str = "voxtral-gateway:jobs"
+    workers: NonNegativeInt = 2
+    """Jobs this worker process runs at once; 0 accepts and serves jobs but runs none."""
+    blob_dir: str = "data/job-uploads"
+    """Uploads of queued jobs (with Redis): a directory every instance shares (a volume)."""
+    ttl_seconds: PositiveFloat = 7 * 24 * 3600.0
+    """How long a job, its result and its upload are kept after its last change."""
+    visibility_timeout_seconds: Annotated[float, Meta(ge=1.0)] = 60.0
+    """A job whose worker has not renewed its claim for this long is taken over by another worker."""
+    max_queued_per_key: PositiveInt = 100
+    """Jobs one API key (or client address) may have waiting; past it submissions are refused (429)."""
+    max_running_per_key: PositiveInt = 4
+    """Jobs of one API key run at once, over every instance; the others wait their turn."""
+    queue_limit: PositiveInt = 1000
+    """Without Redis: jobs waiting in this process, over every caller."""
+    max_attempts: PositiveInt = 3
+    """Runs of a job that fails for a passing reason (model unavailable, overloaded) before it fails."""
+    webhook_max_attempts: PositiveInt = 8
+    webhook_backoff_seconds: PositiveFloat = 1.0
+    """The wait before the second delivery attempt; it doubles for each later one."""
+    webhook_backoff_max_seconds: PositiveFloat = 300.0
+    webhook_secret: str | None = None
+    """`whsec_<base64>`: signs webhooks of jobs submitted without their own `webhook_secret`."""
+
+
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Every setting, by the component that uses it; each component is given its own group."""
 
@@ -251,12 +326,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     vllm: VLLMSettings = msgspec.field(default_factory=VLLMSettings)
     timeouts: TimeoutSettings = msgspec.field(default_factory=TimeoutSettings)
     embedded: EmbeddedSettings = msgspec.field(default_factory=EmbeddedSettings)
+    models: ModelSettings = msgspec.field(default_factory=ModelSettings)
     admission: AdmissionLimits = msgspec.field(default_factory=AdmissionLimits)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     work: WorkSettings = msgspec.field(default_factory=WorkSettings)
     streaming: StreamSettings = msgspec.field(default_factory=StreamSettings)
     rate_limits: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    url_fetch: UrlFetchSettings = msgspec.field(default_factory=UrlFetchSettings)
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
 
     @property
     def resolved_backend(self) -> BackendKind:

@@ -106,7 +106,7 @@ async def serve_live_socket(
     open_adapter: Callable[[], LiveAdapter],
     refusal: RefusalMessage,
     protocol: str,
-    precheck: Callable[[], None] | None = None,
+    precheck: Callable[[], object] | None = None,
 ) -> None:
     """Admit the stream (or refuse it with `refusal`'s message and 4000 + status), then run the adapter
     `open_adapter()` gives over the socket until the stream ends. `protocol` names it in the logs.

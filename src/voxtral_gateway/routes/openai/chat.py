@@ -1,4 +1,5 @@
-"""POST /v1/chat/completions: OpenAI's chat API with audio parts, answered by the understanding service."""
+"""POST /v1/chat/completions: OpenAI's chat API with audio parts, answered by the understanding service;
+Mistral's chat on the same path (its `input_audio` string converted by `routes/mistral/chat.py`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
-from litestar import Controller, Response, post
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.params import Body
 
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
+from voxtral_gateway.routes.error_wire import request_dialect
+from voxtral_gateway.routes.mistral.chat import (
+    check_prefix,
+    input_audio_string_file,
+    streams_usage,
+    unwrapped,
+)
 from voxtral_gateway.routes.sse import sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.openai import (
@@ -38,15 +47,17 @@ from voxtral_gateway.services.understanding import (
 )
 
 _DATA_URL = re.compile(r"^data:audio/([\w.+-]+)?(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)
+_REMOTE_URL = re.compile(r"^https?://", re.IGNORECASE)
 _DONE = b"data: [DONE]\n\n"
 
 
 def _audio_url_file(url: str, field: str) -> AudioFile:
+    if _REMOTE_URL.match(url):
+        return AudioFile(url=url, field=field)  # fetched by the service, through the SSRF guard
     match = _DATA_URL.match(url)
     if match is None:
         raise InvalidRequest(
-            f"{field} must be a data URL (data:audio/<type>;base64,...); remote URLs are not fetched",
-            field=field,
+            f"{field} must be a data URL (data:audio/<type>;base64,...) or an http(s) URL", field=field
         )
     try:
         data = binascii.a2b_base64(url[match.end() :], strict_mode=True)
@@ -66,12 +77,16 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
         raise InvalidRequest("stream_options is only allowed when stream is true", field="stream_options")
     messages: list[ConversationMessage] = []
     for m, message in enumerate(data.messages):
+        check_prefix(message.prefix, f"messages[{m}].prefix")
         parts: list[TextPart | AudioFile] = []
         content = [message.content] if isinstance(message.content, str) else message.content
-        for p, part in enumerate(content):
+        for p, wire_part in enumerate(content):
             field = f"messages[{m}].content[{p}]"
+            part = unwrapped(wire_part)
             if isinstance(part, str):
                 parts.append(TextPart(text=part))
+            elif isinstance(part, InputAudioContentPart) and isinstance(part.input_audio, str):
+                parts.append(input_audio_string_file(part.input_audio, f"{field}.input_audio"))
             elif isinstance(part, InputAudioContentPart):
                 parts.append(
                     AudioFile(
@@ -81,7 +96,11 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
                     )
                 )
             elif isinstance(part, AudioUrlContentPart):
-                parts.append(_audio_url_file(part.audio_url.url, f"{field}.audio_url.url"))
+                url = part.audio_url
+                if isinstance(url, str):
+                    parts.append(_audio_url_file(url, f"{field}.audio_url"))
+                else:
+                    parts.append(_audio_url_file(url.url, f"{field}.audio_url.url"))
             else:
                 parts.append(TextPart(text=part.text))
         messages.append(ConversationMessage(role=message.role, content=parts))
@@ -107,8 +126,9 @@ class ChatCompletionsController(Controller):
         operation_id="openai_create_chat_completion",
         summary="Chat about audio (OpenAI-compatible)",
         description=(
-            "OpenAI's `chat.completions.create` with `input_audio` ({data: base64, format}) or `audio_url` "
-            "(a `data:audio/...;base64,` URL) content parts. Every audio is decoded (any container) and sent "
+            "OpenAI's `chat.completions.create` (and Mistral's `chat.complete`/`chat.stream`) with "
+            "`input_audio` ({data: base64, format}, or Mistral's plain base64 string) or `audio_url` "
+            "(a `data:audio/...;base64,` URL, or an http(s) URL the gateway fetches) content parts. Every audio is decoded (any container) and sent "
             "to Voxtral as 16 kHz mono WAV; at most 5 audios and 40 minutes in total. `stream: true` returns "
             "`chat.completion.chunk` server-sent events ending with `data: [DONE]` (usage too with "
             "`stream_options.include_usage`). Needs the vLLM backend (501 on the embedded engine)."
@@ -123,7 +143,10 @@ class ChatCompletionsController(Controller):
         operation_class=SSE_ALTERNATIVE,
     )
     async def create_chat_completion(
-        self, data: Annotated[ChatCompletionRequest, Body(title="Chat completion request")], runtime: Runtime
+        self,
+        data: Annotated[ChatCompletionRequest, Body(title="Chat completion request")],
+        request: Request,
+        runtime: NamedDependency[Runtime],
     ) -> Response:
         """Answer the conversation, whole or as `chat.completion.chunk` events."""
         conversation = _conversation(data)
@@ -147,7 +170,10 @@ class ChatCompletionsController(Controller):
                 )
             )
 
-        include_usage = bool(data.stream_options and data.stream_options.include_usage)
+        dialect = request_dialect(request.scope)
+        include_usage = streams_usage(
+            bool(data.stream_options and data.stream_options.include_usage), dialect
+        )
         model = runtime.backend.model_name
 
         def chunk(delta: ChatDelta, finish_reason: str | None = None) -> bytes:
@@ -173,7 +199,7 @@ class ChatCompletionsController(Controller):
         return await sse_after_first_event(
             service.answer_events(conversation),
             encode,
-            "openai",
+            dialect,
             opening=[chunk(ChatDelta(role="assistant", content=""))],
             name="chat",
         )

@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from litestar import Controller, Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body
@@ -89,7 +90,7 @@ class BatchController(Controller):
         },
     )
     async def transcribe_batch(
-        self, data: Annotated[BatchRequest, _BODY], runtime: Runtime
+        self, data: Annotated[BatchRequest, _BODY], runtime: NamedDependency[Runtime]
     ) -> Response[BatchResponse]:
         """Transcribe every file; 207 when at least one failed."""
         started = time.perf_counter()

@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
@@ -46,7 +47,7 @@ class TranscribeController(Controller):
         responses=error_responses(413, 415, 422, 429, 502, 503, 504),
     )
     async def transcribe(
-        self, data: Annotated[TranscribeRequest, _BODY], runtime: Runtime
+        self, data: Annotated[TranscribeRequest, _BODY], runtime: NamedDependency[Runtime]
     ) -> TranscribeResponse:
         """Transcribe `audio_file` with the configured backend."""
         started = time.perf_counter()

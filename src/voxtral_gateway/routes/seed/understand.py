@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from litestar import Controller, Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body
 from litestar.response import Stream
@@ -97,7 +98,7 @@ class UnderstandController(Controller):
         operation_class=SSE_ALTERNATIVE,
     )
     async def understand(
-        self, data: Annotated[UnderstandRequest, _BODY], runtime: Runtime
+        self, data: Annotated[UnderstandRequest, _BODY], runtime: NamedDependency[Runtime]
     ) -> Response[UnderstandResponse] | Stream:
         """Answer `question` about the audio files, whole or streamed."""
         started = time.perf_counter()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from voxtral_gateway.services.live.config import StreamConfig
 from voxtral_gateway.services.live.events import LiveEvent
 from voxtral_gateway.services.live.session import LiveCollaborators, LiveSession
 from voxtral_gateway.services.live.turns import TurnDetection
-from voxtral_gateway.services.models import check_model
 
 
 class LiveTranscription:
@@ -26,11 +25,6 @@ class LiveTranscription:
     @property
     def model_name(self) -> str:
         return self.collaborators.backend.model_name
-
-    def check_model(self, model: str, aliases: Sequence[str] = ()) -> None:
-        """Raises `ModelNotFound` (naming the field `model`) unless the backend serves `model` or it is one
-        of `aliases`."""
-        check_model(self.collaborators.backend, model, aliases)
 
     def open(
         self,

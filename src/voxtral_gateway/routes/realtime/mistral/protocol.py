@@ -29,16 +29,11 @@ from voxtral_gateway.services.live import (
 )
 
 
-def check_model(live: LiveTranscription, model: str) -> None:
-    """Raises `ModelNotFound` unless the backend serves `model`."""
-    live.check_model(model)
-
-
 class MistralRealtimeSession(RealtimeAdapter):
     """One `/v1/audio/transcriptions/realtime` session."""
 
     def __init__(self, *, session_id: str, live: LiveTranscription, model: str):
-        """`model`: from the URL, already checked (`check_model`)."""
+        """`model`: from the URL, already checked (the runtime's `models.resolve`)."""
         super().__init__(session_id=session_id, live=live, turn_detection=ServerVad())
         self._model = model
         self._format = wire.AudioFormat(encoding="pcm_s16le", sample_rate=16_000)

@@ -12,7 +12,7 @@ from litestar import WebSocket, websocket
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.error_wire import mistral_realtime_error
 from voxtral_gateway.routes.live import serve_live_socket
-from voxtral_gateway.routes.realtime.mistral.protocol import MistralRealtimeSession, check_model
+from voxtral_gateway.routes.realtime.mistral.protocol import MistralRealtimeSession
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.realtime_mistral import ErrorEvent
 
@@ -34,5 +34,5 @@ async def mistral_realtime(socket: WebSocket, runtime: Runtime) -> None:
         lambda: MistralRealtimeSession(session_id=secrets.token_hex(8), live=runtime.live, model=model),
         _refusal,
         protocol="mistral-realtime",
-        precheck=lambda: check_model(runtime.live, model),
+        precheck=lambda: runtime.models.resolve(model),
     )

@@ -31,8 +31,8 @@ from voxtral_gateway.services.live import (
     SpeechStopped,
     TurnDetection,
 )
+from voxtral_gateway.services.models import ModelCatalog
 
-WHISPER_ALIAS = "whisper-1"
 _SESSION_LIFETIME_SECONDS = 3600
 _RAW_FORMAT: dict[str, tuple[str, int]] = {
     "audio/pcm": ("pcm_s16le", 24_000),
@@ -68,8 +68,11 @@ class OpenAIRealtimeSession(RealtimeAdapter):
     """One `/v1/realtime?intent=transcription` session. `beta`: the client sent `OpenAI-Beta: realtime=v1`
     (its session events are `transcription_session.*`)."""
 
-    def __init__(self, *, session_id: str, live: LiveTranscription, model: str | None, beta: bool):
-        """`model`: from the URL, already checked (`check_model`)."""
+    def __init__(
+        self, *, session_id: str, live: LiveTranscription, models: ModelCatalog, model: str | None, beta: bool
+    ):
+        """`model`: from the URL, already checked (`models.resolve`); a session's model must be served or
+        one of its aliases (MODEL_ALIASES)."""
         super().__init__(session_id=session_id, live=live, turn_detection=ServerVad())
         self.beta = beta
         self._object_id = f"sess_{session_id}"
@@ -79,6 +82,7 @@ class OpenAIRealtimeSession(RealtimeAdapter):
             transcription=wire.TranscriptionConfig(model=model),
             turn_detection=ServerVad(),
         )
+        self._models = models
         self._deltas = DeltaText()
         self._previous_item: str | None = None
 
@@ -274,7 +278,7 @@ class OpenAIRealtimeSession(RealtimeAdapter):
         if transcription is not UNSET:
             try:
                 if transcription.model is not None:
-                    check_model(self._live, transcription.model)
+                    self._models.resolve(transcription.model)
                 if transcription.language:
                     self.session.set_language(transcription.language)
             except GatewayError as exc:
@@ -366,11 +370,6 @@ class OpenAIRealtimeSession(RealtimeAdapter):
 
     def _item_id(self, segment_id: int) -> str:
         return f"item_{self.session_id}_{segment_id:04d}"
-
-
-def check_model(live: LiveTranscription, model: str) -> None:
-    """Raises `ModelNotFound` unless the backend serves `model` (or it is `whisper-1`)."""
-    live.check_model(model, [WHISPER_ALIAS])
 
 
 class _Changes:

@@ -12,7 +12,7 @@ from litestar import WebSocket, websocket
 from voxtral_gateway.errors import GatewayError, InvalidRequest
 from voxtral_gateway.routes.error_wire import openai_realtime_error
 from voxtral_gateway.routes.live import serve_live_socket
-from voxtral_gateway.routes.realtime.openai.protocol import OpenAIRealtimeSession, check_model
+from voxtral_gateway.routes.realtime.openai.protocol import OpenAIRealtimeSession
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.realtime_openai import ErrorEvent
 
@@ -37,13 +37,13 @@ async def openai_realtime(socket: WebSocket, runtime: Runtime) -> None:
                 field="intent",
             )
         if model is not None:
-            check_model(runtime.live, model)
+            runtime.models.resolve(model)
 
     await serve_live_socket(
         socket,
         runtime,
         lambda: OpenAIRealtimeSession(
-            session_id=secrets.token_hex(8), live=runtime.live, model=model, beta=beta
+            session_id=secrets.token_hex(8), live=runtime.live, models=runtime.models, model=model, beta=beta
         ),
         _refusal,
         protocol="openai-realtime",

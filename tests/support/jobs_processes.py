@@ -1,0 +1,179 @@
+"""Processes for the job tests and benchmark: a Redis that keeps its data
+across a restart, and a webhook receiver that checks signatures and can go down and come back."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+import redis
+from aiohttp import web
+
+from tests.support.gateway_process import free_port
+
+
+class DurableRedis:
+    """A private `redis-server` with an append-only file synced on every write: stop it (even with
+    SIGKILL) and start it again on the same port, and the data is still there."""
+
+    def __init__(self, data_dir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> DurableRedis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.data_dir),
+                "--save", "",
+                "--appendonly", "yes",
+                "--appendfsync", "always",
+            ],
+            stdout=(self.data_dir / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+                try:
+                    if client.ping():
+                        return self
+                finally:
+                    client.close()
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+
+    def __enter__(self) -> DurableRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class ReceivedWebhook(msgspec.Struct, frozen=True):
+    webhook_id: str
+    timestamp: int
+    signature: str
+    body: bytes
+
+    def verified(self, secret: str) -> bool:
+        """The receiver's side of Standard Webhooks: recompute the signature and compare."""
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        content = f"{self.webhook_id}.{self.timestamp}.".encode() + self.body
+        expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(f"v1,{expected}", s) for s in self.signature.split())
+
+    def json(self) -> dict:
+        return msgspec.json.decode(self.body)
+
+
+class WebhookReceiver:
+    """A real aiohttp server on loopback, in its own thread; `stop` closes the port, `start` reopens it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.received: list[ReceivedWebhook] = []
+        self.files: dict[str, bytes] = {}
+        """Served at `GET /files/<name>` (audio for `file_url`)."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        self._runner: web.AppRunner | None = None
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.received.append(
+            ReceivedWebhook(
+                webhook_id=request.headers["webhook-id"],
+                timestamp=int(request.headers["webhook-timestamp"]),
+                signature=request.headers["webhook-signature"],
+                body=await request.read(),
+            )
+        )
+        return web.Response(status=204)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["name"])
+        return web.Response(body=data) if data is not None else web.Response(status=404)
+
+    def file_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/files/{name}"
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        app.router.add_get("/files/{name}", self._file)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+    async def _stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def start(self) -> WebhookReceiver:
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def wait_for(self, count: int, timeout: float) -> list[ReceivedWebhook]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return list(self.received)
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_for_status(
+    client: httpx.Client, job_id: str, statuses: set[str], timeout: float, poll: float = 0.2
+) -> dict:
+    """Poll the job until its status is one of `statuses`; returns the job."""
+    deadline = time.monotonic() + timeout
+    job: dict = {}
+    while time.monotonic() < deadline:
+        response = client.get(f"/v1/audio/transcriptions/jobs/{job_id}")
+        if response.status_code == 200:
+            job = response.json()
+            if job["status"] in statuses:
+                return job
+        time.sleep(poll)
+    raise AssertionError(f"job {job_id} did not reach {statuses} in {timeout} s; last seen: {job}")
