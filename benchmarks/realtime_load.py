@@ -14,8 +14,8 @@ Two phases, each session sending the 23 s, six-sentence recording of the test fi
    arriving: the seed's `final`, OpenAI's `...transcription.completed`, Mistral's `transcription.segment`.
    This includes the silence the VAD must hear (STREAM_SILENCE_SECONDS), a message's wait, and the
    backend's time (the stand-in answers at 27× real time).
-2. `--sessions` concurrent sessions of /stream/transcribe with the same messages (the baseline), then as
-   many realtime sessions, half OpenAI and half Mistral: per-message handling p50/p99
+2. `--sessions` concurrent realtime sessions, half OpenAI and half Mistral, then as many sessions of
+   /stream/transcribe with the same messages (the baseline): per-message handling p50/p99
    (from the gateway receiving a message to the end of its processing: parse, base64, decode, VAD,
    scheduling; read from the gateway's `stream_closed` log lines), memory per session (the worker's peak
    RSS minus its RSS before, divided by the sessions), and sessions completed with every transcript.
@@ -264,13 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         latency_outcomes, _ = asyncio.run(_phase(base, model, audio, latency_protocols))
         _, seen = _handling(process, seen, len(latency_protocols))
 
-        # The same load on /stream/transcribe (binary PCM frames of the same length): the baseline.
-        seed_load, seed_handled, seed_mib, seen = _load(
-            process, pid, base, model, audio, ["seed"] * args.sessions, seen
-        )
+        # The realtime sessions first, on a worker that has not held such a load yet (its heap grows once
+        # and is reused after: a second load would look free); then the same load on /stream/transcribe
+        # (binary PCM frames of the same length), the baseline.
         load_protocols = ["openai" if i % 2 == 0 else "mistral" for i in range(args.sessions)]
         outcomes, handled, per_session_mib, seen = _load(
             process, pid, base, model, audio, load_protocols, seen
+        )
+        seed_load, seed_handled, seed_mib, seen = _load(
+            process, pid, base, model, audio, ["seed"] * args.sessions, seen
         )
         wall, cpu = outcomes.wall, outcomes.cpu
 
@@ -309,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline=f"{_ms(base99)} {seed}", ratio=f"{p99 / base99:.2f}×",
             goal=f"≤ {GOAL_MESSAGE_P99_MS:g} ms", passed=p99 <= GOAL_MESSAGE_P99_MS),
         Row(id="R5", figure="memory per realtime session (worker peak RSS)", ours=f"{per_session_mib:.2f} MiB",
-            baseline=f"{seed_mib:.2f} MiB {seed}", ratio=f"{per_session_mib / seed_mib:.2f}×",
+            baseline=f"{seed_mib:.2f} MiB {seed} (after)", ratio="—",
             goal=f"≤ {GOAL_MEMORY_PER_SESSION_MIB:g} MiB", passed=per_session_mib <= GOAL_MEMORY_PER_SESSION_MIB),
         Row(id="R6", figure=f"sessions completed with all {expected} transcripts ({n} sessions)",
             ours=f"{n - len(failed)}/{n}", baseline=f"{n - len(seed_failed)}/{n} {seed}", ratio="—",
