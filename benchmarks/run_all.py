@@ -54,7 +54,8 @@ SLOTS = (
         "200 queued one-minute jobs: 3 gateway instances vs 1 (× 2 job workers)",
         "≥ 2.5×",
     ),
-    Slot("P10", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
+    Slot("P10", "first_text", "time to first text of a 30 s clip: streamed vs per segment", "earlier"),
+    Slot("P11", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
 )
 
 

@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from voxtral_gateway.audio import DecodedAudio
-from voxtral_gateway.backends.base import BackendHealth, SpeechBackend, Transcript, TranscriptionOptions
+from voxtral_gateway.backends.base import (
+    BackendHealth,
+    SpeechBackend,
+    Transcript,
+    TranscriptDelta,
+    TranscriptionOptions,
+)
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, AudioPart, ChatMessage, SamplingParams
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.observability import metrics
@@ -70,6 +76,17 @@ class GuardedBackend(SpeechBackend):
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         async with self._measured("transcribe", [audio]):
             return await self.inner.transcribe(audio, options)
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        pieces = self.inner.transcribe_stream(audio, options)
+        try:
+            async with self._measured("transcribe", [audio]):
+                async for piece in pieces:
+                    yield piece
+        finally:  # closed early: free the inner stream (its connection, its slot) now
+            await pieces.aclose()
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         async with self._measured("chat", _audios(messages)):

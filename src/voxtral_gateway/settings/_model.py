@@ -55,6 +55,7 @@ class VLLMSettings(
         "max_audio_seconds": "voxtral_max_audio_seconds",
         "backends": "voxtral_backends",
         "health_interval_seconds": "backend_health_interval_seconds",
+        "keepalive_seconds": "voxtral_keepalive_seconds",
     },
 ):
     """vLLM serving Voxtral: one server (VOXTRAL_HOST/PORT) or a pool (VOXTRAL_BACKENDS)."""
@@ -70,6 +71,9 @@ class VLLMSettings(
     """Several vLLM servers (comma-separated base URLs); VOXTRAL_HOST/PORT is the one-server shorthand."""
     health_interval_seconds: PositiveFloat = 5.0
     """How often each server of the pool is probed (a failing one is taken out, then put back)."""
+    keepalive_seconds: PositiveFloat = 4.0
+    """How long an idle pooled connection to vLLM is kept. Below vLLM's own idle timeout
+    (VLLM_HTTP_TIMEOUT_KEEP_ALIVE, 5 s), so the gateway, not vLLM, closes idle connections."""
 
     @property
     def configured(self) -> bool:
