@@ -60,6 +60,7 @@ SLOTS = (
         "≥ 2.5×",
     ),
     Slot("P10", "first_text", "time to first text of a 30 s clip: streamed vs per segment", "earlier"),
+    Slot("P11", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
 )
 
 
