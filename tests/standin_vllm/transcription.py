@@ -140,22 +140,24 @@ async def transcribe(
     check_language(language)
     audio = await server.decode(data, record.audios[0])
     work = server.work_seconds(audio.size / MODEL_SAMPLE_RATE)
-    # Streamed: the prefill, then the tokens one engine step apart; whole: all of it before answering.
-    await asyncio.sleep(work * server.prefill_fraction if record.stream else work)
-    # In a thread, as a model runs beside the server's loop: concurrent requests overlap as on vLLM.
-    text = await asyncio.to_thread(server.transcriber, audio, language)
-    completion = complete(text, record.max_tokens)
-    if not record.stream:  # response_format "text" gets this same JSON body from vLLM
-        seconds = math.ceil(audio.size / MODEL_SAMPLE_RATE)
-        return json_response({"text": completion.text, "usage": {"type": "duration", "seconds": seconds}})
-    include_usage = bool(form_bool(form, "stream_include_usage", []))
-    continuous = include_usage and bool(form_bool(form, "stream_continuous_usage_stats", []))
-    request_id = f"transcribe-{request.headers.get('X-Request-Id') or random_id()}"
-    prompt_tokens = transcription_prompt_tokens(audio.size, language)
-    model = form.get("model") or server.model
-    events = transcription_chunks(request_id, model, completion, prompt_tokens, include_usage, continuous)
-    step_seconds = work * (1 - server.prefill_fraction) / len(content_steps(completion))
-    return await server.stream(request, record, events, step_seconds)
+    # A batch place held while the model works: /metrics counts the request running (or waiting).
+    async with server.load.scheduled():
+        # Streamed: the prefill, then the tokens one engine step apart; whole: all of it before answering.
+        await asyncio.sleep(work * server.prefill_fraction if record.stream else work)
+        # In a thread, as a model runs beside the server's loop: concurrent requests overlap as on vLLM.
+        text = await asyncio.to_thread(server.transcriber, audio, language)
+        completion = complete(text, record.max_tokens)
+        if not record.stream:  # response_format "text" gets this same JSON body from vLLM
+            seconds = math.ceil(audio.size / MODEL_SAMPLE_RATE)
+            return json_response({"text": completion.text, "usage": {"type": "duration", "seconds": seconds}})
+        include_usage = bool(form_bool(form, "stream_include_usage", []))
+        continuous = include_usage and bool(form_bool(form, "stream_continuous_usage_stats", []))
+        request_id = f"transcribe-{request.headers.get('X-Request-Id') or random_id()}"
+        prompt_tokens = transcription_prompt_tokens(audio.size, language)
+        model = form.get("model") or server.model
+        events = transcription_chunks(request_id, model, completion, prompt_tokens, include_usage, continuous)
+        step_seconds = work * (1 - server.prefill_fraction) / len(content_steps(completion))
+        return await server.stream(request, record, events, step_seconds)
 
 
 # ---- /v1/chat/completions
