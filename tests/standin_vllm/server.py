@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from tests.standin_vllm import chat, transcription
+from tests.standin_vllm import chat, realtime, transcription
 from tests.standin_vllm.audio import decode_audio
 from tests.standin_vllm.errors import VLLMError
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
@@ -51,7 +51,11 @@ class StandInVLLM:
         transcriber: Transcriber | None = None,
         answerer: Answerer | None = None,
         max_model_len: int = 32768,
+        realtime: bool = False,
+        realtime_step_seconds: float = 0.48,
     ) -> None:
+        """`realtime`: the model has vLLM's realtime task (Voxtral Realtime), so WS /v1/realtime is served
+        (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there."""
         self.model = model
         self.speed = speed
         self.delay_seconds = delay_seconds
@@ -60,6 +64,8 @@ class StandInVLLM:
         self.transcriber = transcriber or default_transcriber
         self.answerer = answerer or default_answerer
         self.max_model_len = max_model_len
+        self.realtime = realtime
+        self.realtime_step_seconds = realtime_step_seconds
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -76,6 +82,7 @@ class StandInVLLM:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get(realtime.ENDPOINT, lambda request: realtime.realtime_endpoint(self, request))
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
