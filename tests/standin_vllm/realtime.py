@@ -35,10 +35,12 @@ import contextlib
 import json
 import math
 import time
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
 from tests.standin_vllm.voxtral import MODEL_SAMPLE_RATE, SAMPLES_PER_AUDIO_TOKEN, pseudo_tokens
@@ -327,14 +329,39 @@ class _IncrementalDecoder:
             await asyncio.sleep(samples / MODEL_SAMPLE_RATE / self.server.speed)
 
 
+def route(server: StandInVLLM) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler of ``GET /v1/realtime`` for ``server``."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await realtime_endpoint(server, request)
+
+    return handler
+
+
 async def realtime_endpoint(server: StandInVLLM, request: web.Request) -> web.StreamResponse:
-    """The route for every GET of /v1/realtime: FastAPI's 404 without an Upgrade, 403 to a handshake when
-    the model has no realtime task, else the session."""
+    """Every GET of /v1/realtime: FastAPI's 404 without an Upgrade, 403 to a handshake when the model
+    has no realtime task, else the session."""
     if request.headers.get("Upgrade", "").lower() != "websocket":
         return json_response({"detail": "Not Found"}, 404)
     if not server.realtime:
         return web.Response(status=403)
     ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
     await ws.prepare(request)
-    await RealtimeConnection(server, ws).run()
+    sockets = _open_sockets.setdefault(server, set())
+    sockets.add(ws)
+    try:
+        await RealtimeConnection(server, ws).run()
+    finally:
+        sockets.discard(ws)
     return ws
+
+
+_open_sockets: weakref.WeakKeyDictionary[StandInVLLM, set[web.WebSocketResponse]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def close_sockets(server: StandInVLLM) -> None:
+    """Server shutdown: uvicorn fails open WebSockets with 1012 (service restart)."""
+    for ws in list(_open_sockets.get(server, ())):
+        await ws.close(code=WSCloseCode.SERVICE_RESTART)

@@ -82,7 +82,7 @@ class StandInVLLM:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
-        app.router.add_get(realtime.ENDPOINT, lambda request: realtime.realtime_endpoint(self, request))
+        app.router.add_get(realtime.ENDPOINT, realtime.route(self))
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -91,6 +91,7 @@ class StandInVLLM:
         return self.base_url
 
     async def stop(self) -> None:
+        await realtime.close_sockets(self)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

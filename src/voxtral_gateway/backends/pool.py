@@ -29,6 +29,7 @@ from voxtral_gateway.backends.base import (
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.backends.vllm import VLLMBackend
+from voxtral_gateway.backends.vllm_realtime import VLLMRealtime, VLLMRealtimeSession
 from voxtral_gateway.errors import GatewayError, UpstreamDisconnected, UpstreamUnreachable
 from voxtral_gateway.observability import metrics
 from voxtral_gateway.settings import TimeoutSettings, VLLMSettings
@@ -83,6 +84,7 @@ class VLLMPool(SpeechBackend):
         self._interval = vllm.health_interval_seconds
         self._turn = itertools.count()
         self._checker: asyncio.Task[None] | None = None
+        self.realtime = VLLMRealtime(vllm, timeouts, self.members, self._choose)
 
     @property
     def base_url(self) -> str | None:
@@ -93,6 +95,7 @@ class VLLMPool(SpeechBackend):
         for member in self.members:
             await member.backend.start()
         self._checker = asyncio.create_task(self._check_forever(), name="vllm-pool-health")
+        await self.realtime.start()
 
     async def close(self) -> None:
         if self._checker is not None:
@@ -102,6 +105,7 @@ class VLLMPool(SpeechBackend):
             self._checker = None
         for member in self.members:
             await member.backend.close()
+        await self.realtime.close()
 
     # --- health --------------------------------------------------------------------------------
 
@@ -193,6 +197,9 @@ class VLLMPool(SpeechBackend):
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
+
+    async def realtime_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
+        return await self.realtime.open_session(options)
 
     async def chat_stream(
         self, messages: list[ChatMessage], sampling: SamplingParams

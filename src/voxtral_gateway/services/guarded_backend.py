@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from voxtral_gateway.audio import DecodedAudio
-from voxtral_gateway.backends.base import BackendHealth, SpeechBackend, Transcript, TranscriptionOptions
+from voxtral_gateway.backends.base import (
+    BackendHealth,
+    RealtimeSession,
+    SpeechBackend,
+    Transcript,
+    TranscriptionOptions,
+)
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, AudioPart, ChatMessage, SamplingParams
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.observability import metrics
@@ -66,6 +72,9 @@ class GuardedBackend(SpeechBackend):
 
     async def health(self) -> BackendHealth:
         return await self.inner.health()
+
+    async def realtime_session(self, options: TranscriptionOptions) -> RealtimeSession | None:
+        return await self.inner.realtime_session(options)
 
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         async with self._measured("transcribe", [audio]):
