@@ -231,6 +231,13 @@ class UpstreamUnavailable(UpstreamError):
     code = "model_unavailable"
 
 
+class UpstreamBusy(UpstreamUnavailable, Overloaded):
+    """The model server's queue is full (vLLM's `--max-num-queued-reqs`): nothing was started there;
+    another server, or a retry after `retry_after_seconds`, may serve it."""
+
+    code = "model_busy"
+
+
 class UpstreamUnreachable(UpstreamUnavailable):
     """No connection could be made: the request never reached the model server (safe to send elsewhere)."""
 

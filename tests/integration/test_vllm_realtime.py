@@ -132,8 +132,9 @@ async def test_an_error_event_from_vllm_becomes_a_gateway_error():
             assert caught.value.details == {"upstream_code": "model_not_found"}
             assert "does not exist" in caught.value.message
 
-            # The engine failing the request (vLLM's processing_error; a busy engine is "unavailable").
-            server.fail_next(503, "The engine is currently busy and cannot accept new requests.")
+            # vLLM's admission refusing the engine request (--max-num-queued-reqs): a processing_error
+            # that says the engine is busy → unavailable.
+            server.engine.max_num_queued_reqs = 0
             pool.realtime._model = DEFAULT_REALTIME_MODEL
             async with await pool.realtime_session(OPTIONS) as session:
                 await session.append(tone(0.5))

@@ -25,6 +25,18 @@ Mimicked from the source of vLLM 0.33.0 (the PyPI wheel), read, not copied:
 - ``entrypoints/serve/exception_handling/`` and ``serve/engine/protocol.py``: the error
   body ``{"error": {"message", "type", "param", "code"}}`` and status codes.
 
+- ``entrypoints/launchers/api_server/entry.py``, ``envs.py``, ``v1/engine/async_llm.py``,
+  ``serve/instrumentator/health.py`` (``engine.py`` here): idle keep-alive connections closed after
+  ``VLLM_HTTP_TIMEOUT_KEEP_ALIVE`` (5 s; ``keepalive_seconds``), 503 ``QueueOverflowError`` past
+  ``--max-num-queued-reqs`` (``max_num_queued_reqs``), a dead engine (``engine.dead``: ``/health`` 503,
+  requests 500), and connections dropped unanswered (``engine.drop_next``: what a client sees when the
+  server closed an idle connection as its request went out).
+- mistral_common 1.13.1's validator (``mistral_validation.py``): tokenizer v7 (Voxtral Mini 3B) refuses a
+  system message beside audio, 400.
+
+A streamed transcription spends ``prefill_fraction`` (10 %) of its simulated time before the first
+token and spreads the rest evenly over the tokens, as a GPU decodes them.
+
 What it does not do: run a model (token counts are estimates: words of text, and Voxtral's
 12.5 audio tokens per second with audio padded to 30 s chunks as mistral_common does), fetch
 remote ``http(s)`` audio URLs, or serve the other vLLM routes.

@@ -31,6 +31,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--realtime-step-seconds", type=float, default=0.48, help="audio per simulated realtime decoding step"
     )
+    parser.add_argument("--keepalive-seconds", type=float, default=5.0, help="VLLM_HTTP_TIMEOUT_KEEP_ALIVE")
+    parser.add_argument("--max-num-queued-reqs", type=int, default=None)
+    parser.add_argument(
+        "--prefill-fraction",
+        type=float,
+        default=0.1,
+        help="of a streamed request's work, before the first token",
+    )
     return parser.parse_args(argv)
 
 
@@ -44,6 +52,9 @@ async def _serve(args: argparse.Namespace) -> None:
         max_file_size_mb=args.max_file_size_mb,
         realtime=args.realtime,
         realtime_step_seconds=args.realtime_step_seconds,
+        keepalive_seconds=args.keepalive_seconds,
+        max_num_queued_reqs=args.max_num_queued_reqs,
+        prefill_fraction=args.prefill_fraction,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from aiohttp import web
 from tests.standin_vllm.audio import data_url_bytes
 from tests.standin_vllm.chat_parsing import ParsedChat, audio_parts_sent, elide_audio, parse_chat_messages
 from tests.standin_vllm.errors import VLLMError, field_error, request_validation_error, validation_error
+from tests.standin_vllm.mistral_validation import check_system_and_audio
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
 from tests.standin_vllm.voxtral import (
     MODEL_SAMPLE_RATE,
@@ -187,6 +188,7 @@ async def chat(server: StandInVLLM, request: web.Request, record: RecordedReques
     server.check_model(body.get("model"))
     parsed = parse_chat_messages(body["messages"])
     audios = await _chat_audios(server, parsed, record)
+    check_system_and_audio(body["messages"], server.tokenizer_version)
     await server.simulate_work(sum(a.size for a in audios) / MODEL_SAMPLE_RATE)
     completion = complete(server.answerer(audios, parsed.question), record.max_tokens)
     request_id = f"chatcmpl-{request.headers.get('X-Request-Id') or random_id()}"

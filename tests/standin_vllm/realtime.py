@@ -209,6 +209,7 @@ class RealtimeConnection:
         decoder = _IncrementalDecoder(server)
         try:
             server.maybe_fail(record)
+            server.engine.preflight(unfinished=server.in_flight - 1)  # admission, a dead engine
             while True:
                 chunk = await self.audio.get()
                 if chunk is _FINAL:

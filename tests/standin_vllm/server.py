@@ -17,6 +17,7 @@ from aiohttp import web
 
 from tests.standin_vllm import chat, realtime, transcription
 from tests.standin_vllm.audio import decode_audio
+from tests.standin_vllm.engine import KEEP_ALIVE_SECONDS, EngineState
 from tests.standin_vllm.errors import VLLMError
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
 from tests.standin_vllm.voxtral import (
@@ -53,6 +54,10 @@ class StandInVLLM:
         max_model_len: int = 32768,
         realtime: bool = False,
         realtime_step_seconds: float = 0.48,
+        keepalive_seconds: float = KEEP_ALIVE_SECONDS,
+        max_num_queued_reqs: int | None = None,
+        tokenizer_version: int = 7,
+        prefill_fraction: float = 0.1,
     ) -> None:
         """`realtime`: the model has vLLM's realtime task (Voxtral Realtime), so WS /v1/realtime is served
         (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there."""
@@ -66,6 +71,13 @@ class StandInVLLM:
         self.max_model_len = max_model_len
         self.realtime = realtime
         self.realtime_step_seconds = realtime_step_seconds
+        self.keepalive_seconds = keepalive_seconds
+        self.tokenizer_version = tokenizer_version
+        """mistral_common's tokenizer version (Voxtral Mini 3B: v7, which refuses system + audio)."""
+        self.engine = EngineState(max_num_queued_reqs=max_num_queued_reqs)
+        self.prefill_fraction = prefill_fraction
+        """Of a streamed request's simulated work, the part before the first token (the audio
+        encoder's prefill); the rest is spread evenly over the generated tokens."""
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -83,7 +95,9 @@ class StandInVLLM:
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get(realtime.ENDPOINT, realtime.route(self))
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, keepalive_timeout=self.keepalive_seconds
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound_host, bound_port = self._runner.addresses[0][:2]
@@ -122,7 +136,7 @@ class StandInVLLM:
     # ---- routes
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(status=200)
+        return web.Response(status=self.engine.health_status())
 
     async def _models(self, request: web.Request) -> web.Response:
         now = int(time.time())
@@ -168,6 +182,14 @@ class StandInVLLM:
     ) -> web.StreamResponse:
         record = RecordedRequest(endpoint=endpoint, started_at=time.monotonic())
         self.requests.append(record)
+        if self.engine.maybe_drop(request):
+            record.aborted = True
+            return web.Response(status=204)  # never sent: the connection is closed
+        try:
+            self.engine.preflight(unfinished=self.in_flight)
+        except VLLMError as exc:
+            record.status, record.error = exc.status, exc.message
+            return json_response(exc.body(), exc.status)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -212,9 +234,13 @@ class StandInVLLM:
                 "model",
             )
 
+    def work_seconds(self, audio_seconds: float) -> float:
+        """How long the GPU would take: `delay_seconds`, plus the audio at `speed` x real time."""
+        return self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
+
     async def simulate_work(self, audio_seconds: float) -> None:
-        """Sleep as long as the GPU would: `delay_seconds`, plus the audio at `speed` x real time."""
-        seconds = self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
+        """Sleep as long as the GPU would (`work_seconds`)."""
+        seconds = self.work_seconds(audio_seconds)
         if seconds > 0:
             await asyncio.sleep(seconds)
 
@@ -223,15 +249,22 @@ class StandInVLLM:
         return await asyncio.to_thread(decode_audio, data, info, self.max_audio_seconds)
 
     async def stream(
-        self, request: web.Request, record: RecordedRequest, events: Iterator[dict[str, Any]]
+        self,
+        request: web.Request,
+        record: RecordedRequest,
+        events: Iterator[dict[str, Any]],
+        step_seconds: float = 0.0,
     ) -> web.StreamResponse:
-        """Server-sent events, one per engine step, then ``data: [DONE]``."""
+        """Server-sent events, one per engine step (`step_seconds` apart), then ``data: [DONE]``."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         try:
             for event in events:
                 await response.write(f"data: {dumps(event)}\n\n".encode())
-                await asyncio.sleep(0)
+                due += step_seconds  # steps keep their pace: sleeps' overshoot does not add up
+                await asyncio.sleep(max(0.0, due - loop.time()))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:

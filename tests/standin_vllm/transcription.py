@@ -139,7 +139,9 @@ async def transcribe(
     language = form.get("language")
     check_language(language)
     audio = await server.decode(data, record.audios[0])
-    await server.simulate_work(audio.size / MODEL_SAMPLE_RATE)
+    work = server.work_seconds(audio.size / MODEL_SAMPLE_RATE)
+    # Streamed: the prefill, then the tokens one engine step apart; whole: all of it before answering.
+    await asyncio.sleep(work * server.prefill_fraction if record.stream else work)
     # In a thread, as a model runs beside the server's loop: concurrent requests overlap as on vLLM.
     text = await asyncio.to_thread(server.transcriber, audio, language)
     completion = complete(text, record.max_tokens)
@@ -152,7 +154,8 @@ async def transcribe(
     prompt_tokens = transcription_prompt_tokens(audio.size, language)
     model = form.get("model") or server.model
     events = transcription_chunks(request_id, model, completion, prompt_tokens, include_usage, continuous)
-    return await server.stream(request, record, events)
+    step_seconds = work * (1 - server.prefill_fraction) / len(content_steps(completion))
+    return await server.stream(request, record, events, step_seconds)
 
 
 # ---- /v1/chat/completions

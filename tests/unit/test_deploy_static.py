@@ -229,9 +229,12 @@ def test_images_are_pinned_never_latest(compose: dict[str, Any]):
 
 
 def test_vllm_image_is_a_pinned_release_with_the_matching_audio_extra(compose: dict[str, Any]):
-    """The official image leaves out `vllm[audio]`, which transcription needs; it must match the base."""
+    """The official image leaves out `vllm[audio]`, which transcription needs; it must match the base.
+    Compose builds the same Dockerfile as Kubernetes, and tags it the same."""
     vllm = compose["services"]["vllm"]
-    dockerfile = vllm["build"]["dockerfile_inline"]
+    dockerfile_path = ROOT / vllm["build"]["context"] / vllm["build"]["dockerfile"]
+    assert dockerfile_path == ROOT / "deploy" / "kubernetes" / "images" / "vllm-audio.Dockerfile"
+    dockerfile = dockerfile_path.read_text()
     base = re.search(r"^FROM\s+vllm/vllm-openai:v(\d+\.\d+\.\d+(?:\.\d+)?)\s*$", dockerfile, re.M)
     assert base, "the vllm image must be built FROM vllm/vllm-openai:v<release>"
     version = base.group(1)
@@ -239,7 +242,7 @@ def test_vllm_image_is_a_pinned_release_with_the_matching_audio_extra(compose: d
     extra = re.search(r"vllm\[(?P<extras>[\w,]+)\]==(?P<version>[\d.]+)", dockerfile)
     assert extra and "audio" in extra.group("extras").split(",")
     assert extra.group("version") == version
-    assert vllm["image"].endswith(f":{version}")
+    assert vllm["image"] == f"voxtral-gateway/vllm-audio:{version}"
 
 
 def test_vllm_serves_voxtral_with_the_mistral_formats(
@@ -261,10 +264,22 @@ def test_vllm_container_settings(compose: dict[str, Any], gateway_env: dict[str,
     assert "hf-cache" in compose["volumes"]
     env = environment_of(vllm)
     assert re.fullmatch(r"\$\{HF_TOKEN(:?-[^}]*)?\}", env["HF_TOKEN"]), "HF_TOKEN comes from the host"
-    # Every segment the gateway sends (16 kHz mono 16-bit WAV, at most VOXTRAL_MAX_AUDIO_SECONDS) fits.
-    longest = float(gateway_env.get("VOXTRAL_MAX_AUDIO_SECONDS", DEFAULTS.vllm.max_audio_seconds))
+    # Every audio the gateway sends (16 kHz mono 16-bit WAV) fits vLLM's per-file cap, which applies to
+    # chat audio too: a transcription segment (VOXTRAL_MAX_AUDIO_SECONDS) and one understanding audio,
+    # which may be as long as UNDERSTANDING_MAX_TOTAL_SECONDS. vLLM reads the cap with int().
+    segment = float(gateway_env.get("VOXTRAL_MAX_AUDIO_SECONDS", DEFAULTS.vllm.max_audio_seconds))
+    understanding = float(
+        gateway_env.get("UNDERSTANDING_MAX_TOTAL_SECONDS", DEFAULTS.limits.understanding_max_total_seconds)
+    )
+    longest = max(segment, understanding)
     wav_mib = (44 + longest * 16_000 * 2) / MIB
-    assert float(env["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"]) >= max(wav_mib, 25)
+    assert env["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"].isdigit(), "vLLM parses it as an integer"
+    assert int(env["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"]) >= max(wav_mib, 25)
+    assert int(env["VLLM_MAX_AUDIO_DECODE_DURATION_S"]) >= longest
+    # The gateway lets idle connections go before vLLM closes them (VLLM_HTTP_TIMEOUT_KEEP_ALIVE).
+    vllm_keepalive = float(env.get("VLLM_HTTP_TIMEOUT_KEEP_ALIVE") or 5)
+    gateway_keepalive = float(gateway_env.get("VOXTRAL_KEEPALIVE_SECONDS", DEFAULTS.vllm.keepalive_seconds))
+    assert gateway_keepalive < vllm_keepalive
 
 
 def test_vllm_reserves_an_nvidia_gpu(compose: dict[str, Any]):

@@ -504,9 +504,14 @@ def test_vllm_serves_voxtral_on_a_gpu_with_its_cache_and_shared_memory(tmp_path,
     claim = find(docs, "PersistentVolumeClaim", cache["persistentVolumeClaim"]["claimName"])
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert environment["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
-    # Every segment the gateway sends (16 kHz mono 16-bit WAV of VOXTRAL_MAX_AUDIO_SECONDS) fits.
-    wav_mib = (44 + settings.vllm.max_audio_seconds * 16_000 * 2) / MIB
-    assert float(environment["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"]["value"]) >= max(wav_mib, 25)
+    # Every audio the gateway sends (16 kHz mono 16-bit WAV): a transcription segment of
+    # VOXTRAL_MAX_AUDIO_SECONDS, or one understanding audio of UNDERSTANDING_MAX_TOTAL_SECONDS, fits;
+    # vLLM reads the cap with int().
+    longest = max(settings.vllm.max_audio_seconds, settings.limits.understanding_max_total_seconds)
+    wav_mib = (44 + longest * 16_000 * 2) / MIB
+    cap = environment["VLLM_MAX_AUDIO_CLIP_FILESIZE_MB"]["value"]
+    assert cap.isdigit() and int(cap) >= max(wav_mib, 25)
+    assert int(environment["VLLM_MAX_AUDIO_DECODE_DURATION_S"]["value"]) >= longest
     assert main["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert main["securityContext"]["allowPrivilegeEscalation"] is False
 

@@ -102,7 +102,8 @@ async def test_events_come_in_order_and_add_up_to_the_whole_result(service: Tran
     count = len(segments)  # cut at the pauses, at most 5 s each
     assert count >= 3 and [s.index for s in segments] == list(range(count))
     assert all(s.count == count and s.end - s.start <= 5 for s in segments)
-    assert [type(e) for e in events[:2]] == [SegmentDone, TextDelta]
+    # A segment's text comes as it is generated, before the segment's own SegmentDone.
+    assert [type(e) for e in events[:2]] == [TextDelta, SegmentDone]
     assert deltas[0] == segments[0].text and deltas[1] == " " + segments[1].text
     assert isinstance(events[-1], TranscriptionDone)
     whole = await service.transcribe(LONG, TranscriptionOptions())
@@ -128,6 +129,7 @@ async def test_closing_the_events_cancels_the_segments_in_flight(service: Transc
     assert isinstance(backend, SecondsBackend)
     backend.delay_after_first = 30.0
     events = service.transcribe_events(LONG, TranscriptionOptions())
+    assert isinstance(await anext(events), TextDelta)
     assert isinstance(await anext(events), SegmentDone)
     await asyncio.wait_for(events.aclose(), timeout=2)
     # LONG is cut in 4; at most 2 at once: the first is done, those in flight were cancelled, the

@@ -4,6 +4,7 @@ from voxtral_gateway.backends.base import (
     BackendHealth,
     SpeechBackend,
     Transcript,
+    TranscriptDelta,
     TranscriptionOptions,
     TranscriptSegment,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "BackendHealth",
     "SpeechBackend",
     "Transcript",
+    "TranscriptDelta",
     "TranscriptSegment",
     "TranscriptionOptions",
     "create_backend",

@@ -40,6 +40,12 @@ class Transcript(msgspec.Struct, kw_only=True):
     segments: list[TranscriptSegment]
 
 
+class TranscriptDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """Text a streamed transcription adds to what came before it (never empty)."""
+
+    text: str
+
+
 class BackendMemberHealth(msgspec.Struct, kw_only=True):
     """One server of a pool of backends, as the pool sees it."""
 
@@ -147,6 +153,17 @@ class SpeechBackend(abc.ABC):
     @abc.abstractmethod
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         """Transcribe one decoded clip."""
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        """The same transcription as it is generated: `TranscriptDelta`s whose texts join to the
+        transcript's text, then the `Transcript` itself, last. An engine that cannot stream tokens
+        gives its whole text as one delta."""
+        transcript = await self.transcribe(audio, options)
+        if transcript.text:
+            yield TranscriptDelta(text=transcript.text)
+        yield transcript
 
     @abc.abstractmethod
     async def health(self) -> BackendHealth:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import structlog
@@ -14,6 +16,7 @@ from voxtral_gateway.backends.base import (
     BackendHealth,
     SpeechBackend,
     Transcript,
+    TranscriptDelta,
     TranscriptionOptions,
     TranscriptSegment,
 )
@@ -80,15 +83,49 @@ class EmbeddedBackend(SpeechBackend):
             return BackendHealth(ready=False, detail=self._load_error or "model is loading")
         return BackendHealth(ready=True)
 
-    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+    def _loaded(self) -> WhisperModel:
         if self._model is None:
             raise UpstreamUnavailable(
                 f"model unavailable: the embedded model is not loaded ({self._load_error or 'loading'})"
             )
-        return await self._pool.run(self._transcribe_blocking, self._model, audio, options)
+        return self._model
+
+    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+        return await self._pool.run(self._transcribe_blocking, self._loaded(), audio, options)
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        """One delta per whisper segment, as faster-whisper decodes them on its thread."""
+        loop = asyncio.get_running_loop()
+        texts: asyncio.Queue[str] = asyncio.Queue()
+
+        def decoded(text: str) -> None:  # on the worker thread
+            loop.call_soon_threadsafe(texts.put_nowait, text)
+
+        work = asyncio.ensure_future(
+            self._pool.run(self._transcribe_blocking, self._loaded(), audio, options, decoded)
+        )
+        said = False
+        try:
+            while not work.done() or not texts.empty():
+                next_text = asyncio.ensure_future(texts.get())
+                await asyncio.wait({next_text, work}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_text.done():
+                    next_text.cancel()
+                    continue
+                yield TranscriptDelta(text=" " + next_text.result() if said else next_text.result())
+                said = True
+            yield work.result()
+        finally:
+            work.cancel()  # closed early: stop waiting (the thread finishes the clip it started)
 
     def _transcribe_blocking(
-        self, model: WhisperModel, audio: DecodedAudio, options: TranscriptionOptions
+        self,
+        model: WhisperModel,
+        audio: DecodedAudio,
+        options: TranscriptionOptions,
+        decoded: Callable[[str], None] | None = None,
     ) -> Transcript:
         segments_iter, info = model.transcribe(
             audio.samples,
@@ -98,7 +135,11 @@ class EmbeddedBackend(SpeechBackend):
             condition_on_previous_text=False,
         )
         # The generator does the decoding: consume it here, on the worker thread.
-        segments = list(segments_iter)
+        segments = []
+        for segment in segments_iter:
+            segments.append(segment)
+            if decoded is not None and segment.text.strip():
+                decoded(segment.text.strip())
         text = " ".join(s.text.strip() for s in segments if s.text.strip())
         return Transcript(
             text=text,

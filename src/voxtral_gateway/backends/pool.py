@@ -24,6 +24,7 @@ from voxtral_gateway.backends.base import (
     BackendMemberHealth,
     SpeechBackend,
     Transcript,
+    TranscriptDelta,
     TranscriptionOptions,
 )
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
@@ -194,6 +195,29 @@ class VLLMPool(SpeechBackend):
         return await self._with_failover(
             lambda backend: backend.transcribe(audio, options), TRANSCRIPTION_FAILOVER
         )
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        """Streamed from one server; failover as `transcribe`'s, but only before its first piece."""
+        policy = TRANSCRIPTION_FAILOVER.at_most(len(self.members))
+        tried: list[PoolMember] = []
+        while True:
+            member = self._choose(tried)
+            assert member is not None  # the policy allows no more attempts than there are servers
+            tried.append(member)
+            started = False
+            try:
+                with self._accounted(member):
+                    async for item in member.backend.transcribe_stream(audio, options):
+                        started = True
+                        yield item
+                return
+            except GatewayError as error:
+                if started or not policy.allows_retry(error, len(tried)):
+                    raise
+                metrics.POOL_RETRIES.inc()
+                log.warning("pool_retry", failed_url=member.url, error=str(error))
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)

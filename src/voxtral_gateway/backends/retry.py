@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 import msgspec
 from msgspec import Meta
 
-from voxtral_gateway.errors import UpstreamDisconnected, UpstreamUnreachable
+from voxtral_gateway.errors import UpstreamBusy, UpstreamDisconnected, UpstreamUnreachable
 
 T = TypeVar("T")
 
@@ -43,12 +43,15 @@ class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, attempts=max(1, min(self.attempts, attempts)))
 
 
-TRANSCRIPTION_FAILOVER = RetryPolicy(attempts=2, retry_on=(UpstreamUnreachable, UpstreamDisconnected))
-"""A transcription changes nothing on the server: one that could not connect, or whose connection
-dropped, is sent once more (to another server of a pool)."""
+TRANSCRIPTION_FAILOVER = RetryPolicy(
+    attempts=2, retry_on=(UpstreamUnreachable, UpstreamDisconnected, UpstreamBusy)
+)
+"""A transcription changes nothing on the server: one that could not connect, whose connection
+dropped, or that a full queue refused, is sent once more (to another server of a pool)."""
 
-CHAT_FAILOVER = RetryPolicy(attempts=2, retry_on=(UpstreamUnreachable,))
-"""Generation is not idempotent: only a request that never reached a server is sent again."""
+CHAT_FAILOVER = RetryPolicy(attempts=2, retry_on=(UpstreamUnreachable, UpstreamBusy))
+"""Generation is not idempotent: only a request that never started on a server (no connection, or
+refused by its full queue) is sent again."""
 
 
 async def retrying(

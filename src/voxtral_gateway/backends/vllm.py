@@ -1,4 +1,9 @@
-"""vLLM's OpenAI-compatible server (serving Voxtral), reached with aiohttp."""
+"""vLLM's OpenAI-compatible server (serving Voxtral), reached with aiohttp.
+
+What comes back is read as vLLM 0.33 sends it (its source, not its docs): every validation error is
+400 (422 only for a remote-media fetch, which the gateway never asks for; 413 only from a proxy in
+front); a full queue is 503 ("try again later or on a different instance"), without Retry-After; a
+dead engine is 500 with a fixed message. `_error_from_response` is the one place that maps them."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from voxtral_gateway.backends.base import (
     BackendHealth,
     SpeechBackend,
     Transcript,
+    TranscriptDelta,
     TranscriptionOptions,
     TranscriptSegment,
 )
@@ -27,7 +33,9 @@ from voxtral_gateway.backends.chat import (
     TokenUsage,
 )
 from voxtral_gateway.backends.multipart import wav_form
+from voxtral_gateway.backends.retry import RetryPolicy, retrying
 from voxtral_gateway.errors import (
+    UpstreamBusy,
     UpstreamDisconnected,
     UpstreamError,
     UpstreamRejected,
@@ -41,8 +49,28 @@ from voxtral_gateway.settings import TimeoutSettings, UpstreamTimeouts, VLLMSett
 
 log = structlog.get_logger(__name__)
 
-# Upstream statuses that mean "this request is invalid": passed to the client as they are.
+# Upstream statuses that mean "this request is invalid": passed to the client as they are. vLLM
+# itself sends 400 (and 422 for a remote-media fetch); 413 can only come from a proxy in front of it.
 _CLIENT_FAULT_STATUSES = frozenset({400, 413, 422})
+# vLLM's 503 for a full queue (QueueOverflowError, MaxQueuedTokensError) ends with this.
+_BUSY_HINT = "try again later"
+# What vLLM answers (500) for every request once its engine has died (EngineDeadError).
+_ENGINE_DEAD_MESSAGE = "The server had an error while processing your request."
+# vLLM's own Retry-After is none; a queue that was full drains in about this long.
+BUSY_RETRY_AFTER_SECONDS = 1
+# The parameter vLLM names when an audio is over VLLM_MAX_AUDIO_CLIP_FILESIZE_MB.
+_FILE_SIZE_PARAMETER = "audio_filesize_mb"
+
+
+class UpstreamClosedIdle(UpstreamDisconnected):
+    """vLLM closed a pooled keep-alive connection as the request went out: no response byte came
+    back, so the request never started there (vLLM closes idle connections after
+    VLLM_HTTP_TIMEOUT_KEEP_ALIVE)."""
+
+
+IDLE_CLOSE_RETRY = RetryPolicy(attempts=2, retry_on=(UpstreamClosedIdle,))
+"""A transcription whose connection was closed before any response byte is sent once more, at once,
+on a new connection (it changes nothing on the server)."""
 
 
 class _UpstreamTranscription(msgspec.Struct):
@@ -91,7 +119,8 @@ class _WireChatRequest(msgspec.Struct, omit_defaults=True):
     messages: list[_WireMessage]
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    """`max_tokens` is deprecated in vLLM 0.33's chat request."""
     stream: bool = False
     stream_options: _WireStreamOptions | None = None
 
@@ -174,6 +203,7 @@ class VLLMBackend(SpeechBackend):
         self._defaults = timeouts
         self._transcription = timeouts.transcription
         self._understanding = timeouts.understanding
+        self._keepalive_seconds = vllm.keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -186,7 +216,7 @@ class VLLMBackend(SpeechBackend):
             timeout=aiohttp.ClientTimeout(
                 total=self._defaults.total_seconds, connect=self._defaults.connect_seconds
             ),
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=self._keepalive_seconds),
             raise_for_status=False,
         )
 
@@ -212,7 +242,9 @@ class VLLMBackend(SpeechBackend):
         except (aiohttp.ClientError, TimeoutError) as exc:
             return BackendHealth(ready=False, detail=f"vLLM unreachable at {self.base_url}: {_describe(exc)}")
 
-    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+    def _transcription_form(
+        self, audio: DecodedAudio, options: TranscriptionOptions, stream: bool
+    ) -> aiohttp.BytesPayload:
         fields = [
             ("model", self.model_name),
             ("response_format", "json"),
@@ -220,16 +252,49 @@ class VLLMBackend(SpeechBackend):
         ]
         if options.language:
             fields.append(("language", options.language))
-        body = await self._post("/v1/audio/transcriptions", wav_form(audio, fields), self._transcription)
+        if stream:
+            fields += [("stream", "true"), ("stream_include_usage", "true")]
+        return wav_form(audio, fields)
+
+    async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
+        form = self._transcription_form(audio, options, stream=False)
+        async with contextlib.AsyncExitStack() as stack:
+            response = await self._open_transcription(form, stack)
+            body = await self._read(response, self._transcription)
         result = msgspec.json.decode(body, type=_UpstreamTranscription)
-        text = result.text.strip()
-        duration = audio.duration_seconds
-        return Transcript(
-            text=text,
-            language=None,
-            confidence=None,
-            segments=[TranscriptSegment(start=0.0, end=duration, text=text)] if text else [],
-        )
+        return _transcript(result.text.strip(), audio)
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        """vLLM's `stream=true`: one delta per engine step, as the tokens are generated."""
+        form = self._transcription_form(audio, options, stream=True)
+        trimmed = _TrimmedText()
+        async with contextlib.AsyncExitStack() as stack:
+            response = await self._open_transcription(form, stack)
+            with self._mapped_errors(self._transcription):
+                async for payload in _server_sent_data(response.content):
+                    if payload == b"[DONE]":
+                        break
+                    if text := trimmed.add(_delta_from_chunk(payload).text):
+                        yield TranscriptDelta(text=text)
+        yield _transcript(trimmed.text, audio)
+
+    async def _open_transcription(
+        self, form: aiohttp.BytesPayload, stack: contextlib.AsyncExitStack
+    ) -> aiohttp.ClientResponse:
+        """POST a transcription (once more if vLLM closed the idle connection it went out on); the
+        response stays open until `stack` closes."""
+
+        async def attempt(_: int) -> aiohttp.ClientResponse:
+            return await stack.enter_async_context(
+                self._open("/v1/audio/transcriptions", form, self._transcription)
+            )
+
+        def closed_idle(error: Exception, _: int) -> None:
+            log.info("vllm_idle_connection_closed_retrying", url=self.base_url, error=str(error))
+
+        return await retrying(IDLE_CLOSE_RETRY, attempt, closed_idle)
 
     async def _post(
         self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, timeouts: UpstreamTimeouts
@@ -251,7 +316,12 @@ class VLLMBackend(SpeechBackend):
             client_timeout = aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
             request = self.session.post(path, data=data, headers=headers, timeout=client_timeout)
             async with self._first_byte(timeouts):
-                response = await request
+                try:
+                    response = await request
+                except aiohttp.ServerDisconnectedError as exc:
+                    raise UpstreamClosedIdle(
+                        f"vLLM at {self.base_url} closed the connection before answering: {_describe(exc)}"
+                    ) from exc
             async with response:
                 if response.status != 200:
                     body = await self._read(response, timeouts)
@@ -307,7 +377,7 @@ class VLLMBackend(SpeechBackend):
             messages=[_wire_message(message) for message in messages],
             temperature=sampling.temperature,
             top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
+            max_completion_tokens=sampling.max_tokens,
             stream=stream,
             stream_options=_WireStreamOptions() if stream else None,
         )
@@ -345,22 +415,72 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _upstream_message(body: bytes) -> str:
+def _transcript(text: str, audio: DecodedAudio) -> Transcript:
+    return Transcript(
+        text=text,
+        language=None,
+        confidence=None,
+        segments=[TranscriptSegment(start=0.0, end=audio.duration_seconds, text=text)] if text else [],
+    )
+
+
+class _TrimmedText:
+    """Streamed pieces trimmed as the whole text is (`str.strip`): leading whitespace dropped, and
+    whitespace held back until more text follows it, so the pieces join to the stripped text."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._pending = ""
+
+    def add(self, piece: str) -> str:
+        """The text to pass on for `piece` (may be empty)."""
+        if not self._parts:
+            piece = piece.lstrip()
+        body = piece.rstrip()
+        if not body:
+            self._pending += piece
+            return ""
+        out = self._pending + body
+        self._pending = piece[len(body) :]
+        self._parts.append(out)
+        return out
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
+def _upstream_error(body: bytes) -> _UpstreamErrorInfo:
     try:
         parsed = msgspec.json.decode(body, type=_UpstreamErrorBody)
     except msgspec.DecodeError:
-        return body[:500].decode("utf-8", "replace").strip()
+        return _UpstreamErrorInfo(message=body[:500].decode("utf-8", "replace").strip())
     if parsed.error is not None:
-        return parsed.error.message
-    return parsed.message or ""
+        return parsed.error
+    return _UpstreamErrorInfo(message=parsed.message or "")
 
 
 def _error_from_response(status: int, body: bytes, base_url: str) -> UpstreamError:
-    message = _upstream_message(body)
+    info = _upstream_error(body)
+    message = info.message
+    if info.param == _FILE_SIZE_PARAMETER:
+        return UpstreamRejected(
+            f"vLLM refused the audio as larger than its VLLM_MAX_AUDIO_CLIP_FILESIZE_MB: {message}",
+            upstream_status=413,
+        )
     if status in _CLIENT_FAULT_STATUSES:
         return UpstreamRejected(f"vLLM refused the request: {message}", upstream_status=status)
+    if status == 503 and _BUSY_HINT in message.lower():
+        return UpstreamBusy(
+            f"the model server is busy (its queue is full); retry shortly: {message}",
+            retry_after_seconds=BUSY_RETRY_AFTER_SECONDS,
+        )
     if status in (502, 503):
         return UpstreamUnavailable(f"model unavailable: vLLM answered {status}: {message}")
+    if status == 500 and message == _ENGINE_DEAD_MESSAGE:
+        return UpstreamUnavailable(
+            f"model unavailable: vLLM at {base_url} answered 500 ({message}); its engine has stopped"
+        )
     if status == 504:
         return UpstreamTimeout(f"vLLM answered 504: {message}")
     return UpstreamError(

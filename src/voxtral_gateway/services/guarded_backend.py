@@ -17,6 +17,7 @@ from voxtral_gateway.backends.base import (
     RealtimeSession,
     SpeechBackend,
     Transcript,
+    TranscriptDelta,
     TranscriptionOptions,
 )
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, AudioPart, ChatMessage, SamplingParams
@@ -79,6 +80,17 @@ class GuardedBackend(SpeechBackend):
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         async with self._measured("transcribe", [audio]):
             return await self.inner.transcribe(audio, options)
+
+    async def transcribe_stream(
+        self, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> AsyncIterator[TranscriptDelta | Transcript]:
+        pieces = self.inner.transcribe_stream(audio, options)
+        try:
+            async with self._measured("transcribe", [audio]):
+                async for piece in pieces:
+                    yield piece
+        finally:  # closed early: free the inner stream (its connection, its slot) now
+            await pieces.aclose()
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         async with self._measured("chat", _audios(messages)):

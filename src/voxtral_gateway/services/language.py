@@ -7,8 +7,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-LanguageCode = Literal["en", "es", "fr", "pt", "hi", "de", "nl", "it"]
-"""The languages Voxtral transcribes and understands (and the API accepts)."""
+LanguageCode = Literal["en", "es", "fr", "pt", "hi", "de", "nl", "it", "ar"]
+"""The languages Voxtral transcribes and understands (and the API accepts): vLLM 0.33's
+`ISO639_1_SUPPORTED_LANGS` for Voxtral (model_executor/models/voxtral.py)."""
 SUPPORTED_LANGUAGES: tuple[str, ...] = LanguageCode.__args__
 
 

@@ -14,7 +14,13 @@ import structlog
 
 from voxtral_gateway.audio import AudioLimits, DecodedAudio
 from voxtral_gateway.audio.vad import EndpointRules, speech_regions
-from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions, TranscriptSegment
+from voxtral_gateway.backends import (
+    SpeechBackend,
+    Transcript,
+    TranscriptDelta,
+    TranscriptionOptions,
+    TranscriptSegment,
+)
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import AudioTooLong, GatewayError, InvalidRequest, UpstreamError, UpstreamRejected
 from voxtral_gateway.fetching import UrlFetcher
@@ -76,8 +82,15 @@ class TranscriptionResult(msgspec.Struct, kw_only=True):
     """How many pieces the audio was cut into for the backend."""
 
 
+class _SegmentText(msgspec.Struct, kw_only=True, frozen=True):
+    """Text of the segment in front, as the model generates it."""
+
+    text: str
+
+
 class SegmentDone(msgspec.Struct, kw_only=True, frozen=True):
-    """One segment transcribed; segments arrive in order, each after all before it."""
+    """One segment transcribed; segments arrive in order, each after all before it (and after its
+    own `TextDelta`s)."""
 
     index: int
     count: int
@@ -135,14 +148,22 @@ class TranscriptionService:
     async def transcribe_events(
         self, file: AudioFile, options: TranscriptionOptions
     ) -> AsyncGenerator[TranscriptionEvent, None]:
-        """The same work as events, in order: for each segment `SegmentDone` then (if it has text)
-        `TextDelta`; finally one `TranscriptionDone`. A refusal (bad language, a URL that cannot be
-        fetched, undecodable or too long audio) raises before the first event; closing the iterator cancels segments in flight."""
+        """The same work as events, in order: for each segment its `TextDelta`s as the model generates
+        them (segment by segment: a later segment's text waits for the ones before), then its
+        `SegmentDone`; finally one `TranscriptionDone`. A refusal (bad language, a URL that cannot be
+        fetched, undecodable or too long audio) raises before the first event; closing the iterator
+        cancels segments in flight."""
         audio = await self._decoded(file, options)
         pieces: list[SegmentTranscript] = []
-        said = False
-        async with aclosing(self._segments(audio, options, file.field)) as segments:
+        said = False  # some text came before: a segment's first delta starts with a space
+        in_segment = False  # the segment in front has given text
+        async with aclosing(self._segments(audio, options, file.field, streamed=True)) as segments:
             async for piece in segments:
+                if isinstance(piece, _SegmentText):
+                    yield TextDelta(text=" " + piece.text if said and not in_segment else piece.text)
+                    said = in_segment = True
+                    continue
+                in_segment = False
                 text = piece.transcript.text
                 yield SegmentDone(
                     index=piece.index,
@@ -153,9 +174,6 @@ class TranscriptionService:
                     segments=piece.transcript.segments,
                     language=piece.transcript.language,
                 )
-                if text:
-                    yield TextDelta(text=" " + text if said else text)
-                    said = True
                 pieces.append(piece)
         yield TranscriptionDone(result=await self._result(audio, pieces, options))
 
@@ -209,23 +227,29 @@ class TranscriptionService:
         )
 
     async def _segments(
-        self, audio: DecodedAudio, options: TranscriptionOptions, field: str
-    ) -> AsyncGenerator[SegmentTranscript, None]:
-        """Each segment's transcript, in order, as soon as it and all before it are done.
+        self, audio: DecodedAudio, options: TranscriptionOptions, field: str, streamed: bool = False
+    ) -> AsyncGenerator[SegmentTranscript | _SegmentText, None]:
+        """Each segment's transcript, in order, as soon as it and all before it are done; `streamed`:
+        preceded by its text as it is generated (`_SegmentText`), once all before it are done.
 
         At most `policy.concurrency` segments are in flight; closing the iterator cancels the rest."""
         segments = await self._plan(audio)
         self._check_backend_limits(audio, segments, field)
         gate = asyncio.Semaphore(self.policy.concurrency)
-        if len(segments) == 1:  # the common case: no task to start, nothing to fan out
+        if len(segments) == 1 and not streamed:  # the common case: no task to start, nothing to fan out
             yield await self._segment(audio, segments[0], 1, options, gate)
             return
+        texts: list[asyncio.Queue[str | None]] = [asyncio.Queue() for _ in segments]
         tasks = [
-            asyncio.ensure_future(self._segment(audio, segment, len(segments), options, gate))
-            for segment in segments
+            asyncio.ensure_future(
+                self._segment(audio, segment, len(segments), options, gate, texts[i] if streamed else None)
+            )
+            for i, segment in enumerate(segments)
         ]
         try:
-            for task in tasks:
+            for task, queue in zip(tasks, texts, strict=True):
+                while streamed and (text := await queue.get()) is not None:
+                    yield _SegmentText(text=text)
                 yield await task
         finally:
             for task in tasks:
@@ -239,6 +263,25 @@ class TranscriptionService:
         count: int,
         options: TranscriptionOptions,
         gate: asyncio.Semaphore,
+        texts: asyncio.Queue[str | None] | None = None,
+    ) -> SegmentTranscript:
+        """Transcribe one segment, retried; `texts`: stream its text there as it is generated, then
+        None when the segment is over (done or failed). Streamed text cannot be taken back, so a
+        failure after the first piece is not retried."""
+        try:
+            return await self._segment_attempts(audio, segment, count, options, gate, texts)
+        finally:
+            if texts is not None:
+                texts.put_nowait(None)
+
+    async def _segment_attempts(
+        self,
+        audio: DecodedAudio,
+        segment: Segment,
+        count: int,
+        options: TranscriptionOptions,
+        gate: asyncio.Semaphore,
+        texts: asyncio.Queue[str | None] | None,
     ) -> SegmentTranscript:
         rate = audio.sample_rate
         start, end = segment.start / rate, segment.end / rate
@@ -250,13 +293,17 @@ class TranscriptionService:
         attempts = self.policy.retries + 1
         async with gate:
             for attempt in range(1, attempts + 1):
+                streamed = _Streamed(texts)
                 try:
-                    transcript = await self.backend.transcribe(piece, options)
+                    if texts is None:
+                        transcript = await self.backend.transcribe(piece, options)
+                    else:
+                        transcript = await streamed.transcribe(self.backend, piece, options)
                     break
                 except UpstreamRejected:
                     raise  # the model refused this request: the same request would be refused again
                 except UpstreamError as exc:
-                    if attempt == attempts:
+                    if attempt == attempts or streamed.started:
                         if count > 1:
                             _name_segment(exc, segment, count, start, end, attempts)
                         raise
@@ -280,6 +327,28 @@ class TranscriptionService:
                 field=field,
                 details={"duration_seconds": round(audio.duration_seconds, 3), "limit_seconds": cap},
             )
+
+
+class _Streamed:
+    """One streamed attempt at a segment: its text goes to the queue as it comes."""
+
+    def __init__(self, texts: asyncio.Queue[str | None] | None):
+        self._texts = texts
+        self.started = False
+
+    async def transcribe(
+        self, backend: SpeechBackend, audio: DecodedAudio, options: TranscriptionOptions
+    ) -> Transcript:
+        assert self._texts is not None
+        pieces = backend.transcribe_stream(audio, options)
+        async with aclosing(pieces):  # type: ignore[type-var]
+            async for piece in pieces:
+                if isinstance(piece, TranscriptDelta):
+                    self.started = True
+                    self._texts.put_nowait(piece.text)
+                else:
+                    return piece
+        raise UpstreamError(f"the {backend.kind} backend's stream ended without a transcript")
 
 
 def _name_segment(

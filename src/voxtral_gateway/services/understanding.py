@@ -186,15 +186,18 @@ class UnderstandingService:
         self._check_bytes(files, conversation.files_field)
         decoded = await self._decode_all(files, conversation.files_field)
         audios = iter(decoded)
-        messages = [
-            ChatMessage(
-                role=message.role,
-                content=[
-                    AudioPart(audio=next(audios)) if isinstance(p, AudioFile) else p for p in message.content
-                ],
-            )
-            for message in conversation.messages
-        ]
+        messages = _system_folded(
+            [
+                ChatMessage(
+                    role=message.role,
+                    content=[
+                        AudioPart(audio=next(audios)) if isinstance(p, AudioFile) else p
+                        for p in message.content
+                    ],
+                )
+                for message in conversation.messages
+            ]
+        )
         return messages, [audio.duration_seconds for audio in decoded]
 
     def _check_question(self, question: str) -> None:
@@ -245,3 +248,26 @@ class UnderstandingService:
                 details={"duration_seconds": round(total, 3), "limit_seconds": self.limits.max_total_seconds},
             )
         return audios
+
+
+def _system_folded(messages: list[ChatMessage]) -> list[ChatMessage]:
+    """With audio in the conversation, the system messages' text moved to the front of the first user
+    turn. Voxtral Mini's tokenizer (mistral_common's v7) refuses a system message beside audio
+    ("... not allowed prior to the tokenizer version 13", vLLM's 400), so the instructions are kept
+    the way mistral_common itself places a system prompt for older tokenizers: as the user's text."""
+    has_audio = any(isinstance(part, AudioPart) for message in messages for part in message.content)
+    system = [message for message in messages if message.role == "system"]
+    if not has_audio or not system:
+        return messages
+    instructions = "\n\n".join(
+        part.text for message in system for part in message.content if isinstance(part, TextPart)
+    )
+    audios = [part for message in system for part in message.content if isinstance(part, AudioPart)]
+    lead: list[TextPart | AudioPart] = [*audios, TextPart(text=instructions)] if instructions else audios
+    rest = [message for message in messages if message.role != "system"]
+    first_user = next((i for i, message in enumerate(rest) if message.role == "user"), None)
+    if first_user is None:
+        return [ChatMessage(role="user", content=lead), *rest]
+    user = rest[first_user]
+    rest[first_user] = ChatMessage(role="user", content=[*lead, *user.content])
+    return rest

@@ -56,6 +56,7 @@ class VLLMSettings(
         "backends": "voxtral_backends",
         "health_interval_seconds": "backend_health_interval_seconds",
         "realtime": "voxtral_realtime",
+        "keepalive_seconds": "voxtral_keepalive_seconds",
     },
 ):
     """vLLM serving Voxtral: one server (VOXTRAL_HOST/PORT) or a pool (VOXTRAL_BACKENDS)."""
@@ -75,6 +76,9 @@ class VLLMSettings(
     """Whether the model is a realtime one (Voxtral Realtime: vLLM's WS /v1/realtime), so live sessions
     stream their audio to it. `auto`: a WebSocket handshake tells, at start-up (vLLM's /v1/models does
     not say); `on`/`off`: trust the setting."""
+    keepalive_seconds: PositiveFloat = 4.0
+    """How long an idle pooled connection to vLLM is kept. Below vLLM's own idle timeout
+    (VLLM_HTTP_TIMEOUT_KEEP_ALIVE, 5 s), so the gateway, not vLLM, closes idle connections."""
 
     @property
     def configured(self) -> bool:

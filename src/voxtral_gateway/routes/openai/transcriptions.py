@@ -62,6 +62,7 @@ LANGUAGE_NAMES = {
     "de": "german",
     "nl": "dutch",
     "it": "italian",
+    "ar": "arabic",
 }
 _FORMATS = get_args(ResponseFormat)
 _GRANULARITIES = "timestamp_granularities[]"

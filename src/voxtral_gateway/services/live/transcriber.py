@@ -4,7 +4,8 @@ Each finished utterance is transcribed as soon as it ends, concurrently with the
 most `max_finals_in_flight` at once per stream, the others waiting in order). While an utterance is open,
 it is re-transcribed every `partial_interval_seconds` of new audio — one partial request at a time, none
 queued, none while a final is in flight (finals come first) — and a partial is sent only while its
-utterance is still open, so a partial never follows its final."""
+utterance is still open, so a partial never follows its final. A partial request streams: its text is
+sent as the model generates it (each partial the text so far), not once it is complete."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import structlog
 
 from voxtral_gateway.audio import TARGET_SAMPLE_RATE, DecodedAudio, SourceInfo
-from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
+from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptDelta, TranscriptionOptions
 from voxtral_gateway.errors import GatewayError, Overloaded
 from voxtral_gateway.services.live.config import StreamConfig
 from voxtral_gateway.services.live.events import Error, Final, LiveEvent, Partial
@@ -143,19 +144,41 @@ class UtteranceTranscriber:
         except Overloaded:
             return None
 
-    async def _transcribe(self, samples: np.ndarray) -> Transcript:
-        audio = DecodedAudio(
+    def _audio(self, samples: np.ndarray) -> DecodedAudio:
+        return DecodedAudio(
             samples=samples.astype(np.float32) / 32768.0,
             sample_rate=TARGET_SAMPLE_RATE,
             source=self._source(samples),
         )
+
+    async def _transcribe(self, samples: np.ndarray) -> Transcript:
+        audio = self._audio(samples)
         options = TranscriptionOptions(language=self.language)
         give_up = time.monotonic() + self._config.overloaded_max_wait_seconds
         while True:
             try:
                 return await self._backend.transcribe(audio, options)
-            except Overloaded:  # the embedded engine's queue is full for a moment
+            except Overloaded:  # the engine's queue is full for a moment
                 if time.monotonic() > give_up:
+                    raise
+                await asyncio.sleep(self._config.overloaded_retry_seconds)
+
+    async def _streamed_text(self, samples: np.ndarray, on_text: Callable[[str], None]) -> None:
+        """Transcribe, passing the text so far to `on_text` as the model generates it; a full queue
+        before the first text is waited out as `_transcribe` does."""
+        audio = self._audio(samples)
+        options = TranscriptionOptions(language=self.language)
+        give_up = time.monotonic() + self._config.overloaded_max_wait_seconds
+        text = ""
+        while True:
+            try:
+                async for piece in self._backend.transcribe_stream(audio, options):
+                    if isinstance(piece, TranscriptDelta):
+                        text += piece.text
+                        on_text(text)
+                return
+            except Overloaded:
+                if text or time.monotonic() > give_up:
                     raise
                 await asyncio.sleep(self._config.overloaded_retry_seconds)
 
@@ -189,22 +212,23 @@ class UtteranceTranscriber:
             self._partial = None
 
     async def _partial_result(self, segment_id: int, start: int, end: int, samples: np.ndarray) -> None:
+        def send(text: str) -> None:
+            segment = self._segmenter.open_segment
+            if segment is not None and segment[0] == segment_id:
+                self.partials_sent += 1
+                self._send(
+                    Partial(
+                        segment_id=segment_id,
+                        start=round(start / TARGET_SAMPLE_RATE, 3),
+                        end=round(end / TARGET_SAMPLE_RATE, 3),
+                        text=text.strip(),
+                    )
+                )
+
         try:
-            transcript = await self._transcribe(samples)
+            await self._streamed_text(samples, send)
         except GatewayError as exc:
             log.info("stream_partial_failed", session_id=self._session_id, code=exc.code)
-            return
         finally:
             if self._partial is asyncio.current_task():
                 self._partial = None
-        segment = self._segmenter.open_segment
-        if segment is not None and segment[0] == segment_id:
-            self.partials_sent += 1
-            self._send(
-                Partial(
-                    segment_id=segment_id,
-                    start=round(start / TARGET_SAMPLE_RATE, 3),
-                    end=round(end / TARGET_SAMPLE_RATE, 3),
-                    text=transcript.text.strip(),
-                )
-            )
