@@ -22,9 +22,9 @@ the WebSocket handshake is refused with 403 (Starlette closes a WebSocket nobody
 it), a plain GET answers FastAPI's 404.
 
 Instead of a model, the server's ``transcriber`` gives the text. Incremental decoding is simulated: every
-``realtime_step_seconds`` of audio the transcriber runs on the audio received so far and the words that a
-later step cannot change (all but the last) are sent as a delta beyond what was already sent; the end of
-audio sends the rest of the whole audio's transcript. ``speed`` makes each step take its audio / speed.
+``realtime_step_seconds`` of audio the transcriber runs on the audio received so far, and the words its
+last two transcripts agree on are sent as a delta beyond what was already sent; the end of audio sends
+the rest of the whole audio's transcript. ``speed`` makes each step take its audio / speed.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import math
 import time
@@ -263,7 +264,8 @@ class RealtimeConnection:
 
 class _IncrementalDecoder:
     """Simulated streaming decoding: a step per ``realtime_step_seconds`` of audio, each sending the
-    words the transcript of the audio so far settled beyond those already sent."""
+    words on which the transcripts of the audio so far agreed at this step and the one before, beyond
+    those already sent (so a transcript that rewrites a word does not put it out early)."""
 
     def __init__(self, server: StandInVLLM) -> None:
         self.server = server
@@ -271,6 +273,7 @@ class _IncrementalDecoder:
         self.samples_seen = 0
         self.samples_decoded = 0
         self.sent: list[str] = []
+        self.previous: list[str] = []  # the words of the last step's transcript
         self.step_samples = max(1, int(server.realtime_step_seconds * MODEL_SAMPLE_RATE))
 
     @property
@@ -300,8 +303,12 @@ class _IncrementalDecoder:
         while self.samples_seen - self.samples_decoded >= self.step_samples:
             self.samples_decoded += self.step_samples
             await self._work(self.step_samples)
-            words = pseudo_tokens(await self._transcribe(self.samples_decoded))[:-1]  # the last may change
-            deltas.append(self._beyond_sent(words))
+            words = pseudo_tokens(await self._transcribe(self.samples_decoded))
+            agreed = list(
+                itertools.takewhile(lambda pair: pair[0] == pair[1], zip(self.previous, words, strict=False))
+            )
+            self.previous = words
+            deltas.append(self._beyond_sent([word for word, _ in agreed]))
         return deltas
 
     async def finish(self) -> list[str]:
