@@ -38,3 +38,18 @@ async def test_the_seed_stream_is_transcribed_by_the_realtime_model_as_it_arrive
     endpoints = {r.endpoint for r in standin.server.requests}
     assert endpoints == {"/v1/realtime"}, endpoints  # nothing batched per utterance
     assert len(standin.server.requests) == len(finals)  # one model turn per final
+
+
+async def test_a_model_failure_fails_the_turn_with_an_error_and_the_stream_still_ends_with_done(
+    gateway: GatewayProcess, standin: ThreadedStandIn, audio_fixtures: FixtureSet
+):
+    standin.server.reset()
+    standin.server.fail_next(500, "the engine failed")
+    clip = audio_fixtures.speech("wav")
+    result = await run_stream(
+        stream_url(gateway), chunk_messages(cut(clip.path.read_bytes(), 8000), "wav"), pace_seconds=0.05
+    )
+    [error] = result.errors
+    assert error["code"] == "upstream_error" and "the engine failed" in error["message"]
+    assert result.done["failed_segment_ids"] == [error["segment_id"]]
+    assert result.close_code == 1000
