@@ -10,7 +10,12 @@ import pytest
 
 from tests.standin_vllm import DEFAULT_MODEL, DEFAULT_REALTIME_MODEL, StandInVLLM
 from tests.support.gateway_process import free_port
-from voxtral_gateway.backends.base import RealtimeDelta, RealtimeDone, TranscriptionOptions
+from voxtral_gateway.backends.base import (
+    RealtimeDelta,
+    RealtimeDone,
+    RealtimeTurnFailed,
+    TranscriptionOptions,
+)
 from voxtral_gateway.backends.pool import VLLMPool
 from voxtral_gateway.errors import UpstreamError, UpstreamRejected, UpstreamUnavailable, UpstreamUnreachable
 from voxtral_gateway.settings import load_settings
@@ -139,11 +144,25 @@ async def test_an_error_event_from_vllm_becomes_a_gateway_error():
             async with await pool.realtime_session(OPTIONS) as session:
                 await session.append(tone(0.5))
                 await session.commit()
-                with pytest.raises(UpstreamUnavailable):
-                    async for _ in session.events():
-                        pass
+                await session.append(tone(1.0))  # the next turn, held until the first is over
+                await session.commit()
+                events = session.events()
+                failed = await anext(events)
+                assert isinstance(failed, RealtimeTurnFailed)
+                assert isinstance(failed.error, UpstreamUnavailable) and "busy" in failed.error.message
+                # The session goes on, on a fresh socket (vLLM left the failed turn's audio queued).
+                server.engine.max_num_queued_reqs = None
+                rest = [event async for event in _until_done(events)]
+                assert rest[-1] == RealtimeDone(text="audio of 1.00 seconds", usage=rest[-1].usage)
         finally:
             await pool.close()
+
+
+async def _until_done(events):
+    async for event in events:
+        yield event
+        if isinstance(event, RealtimeDone):
+            return
 
 
 def test_invalid_audio_maps_to_a_rejection_and_other_codes_to_upstream_errors():

@@ -11,7 +11,7 @@ import numpy as np
 
 from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
-from voxtral_gateway.errors import NotSupportedByBackend
+from voxtral_gateway.errors import GatewayError, NotSupportedByBackend
 
 UNDERSTANDING_NEEDS_VOXTRAL = (
     "audio understanding needs the Voxtral backend: serve mistralai/Voxtral-Mini-3B-2507 with vLLM "
@@ -89,7 +89,14 @@ class RealtimeDone(msgspec.Struct, kw_only=True, frozen=True):
     usage: RealtimeUsage | None = None
 
 
-RealtimeEvent = RealtimeDelta | RealtimeDone
+class RealtimeTurnFailed(msgspec.Struct, kw_only=True, frozen=True):
+    """The model failed the turn in progress (a committed one if any is waiting, else the one being
+    appended): no done will come for it. The session goes on; the next audio starts a new turn."""
+
+    error: GatewayError
+
+
+RealtimeEvent = RealtimeDelta | RealtimeDone | RealtimeTurnFailed
 
 
 class RealtimeSession(abc.ABC):
@@ -97,9 +104,10 @@ class RealtimeSession(abc.ABC):
 
     A session is already open when a backend returns it; use it as `async with session:` to close it.
     Per turn: `append` audio (several times), then `commit`; `events` yields `RealtimeDelta`s as text is
-    decoded and a `RealtimeDone` once the turn's audio is all transcribed. Audio appended after `commit`
-    belongs to the next turn. Failures raise `GatewayError`s (`UpstreamUnavailable`, `UpstreamError`...)
-    from whichever call meets them."""
+    decoded and a `RealtimeDone` once the turn's audio is all transcribed, or `RealtimeTurnFailed` when
+    the model failed that turn. Audio appended after `commit` belongs to the next turn. A session that
+    cannot go on raises a `GatewayError` (`UpstreamUnavailable`, `UpstreamError`...) from whichever call
+    meets it."""
 
     async def __aenter__(self) -> RealtimeSession:
         return self

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -28,6 +28,7 @@ from voxtral_gateway.backends.base import (
     RealtimeDone,
     RealtimeEvent,
     RealtimeSession,
+    RealtimeTurnFailed,
     RealtimeUsage,
     TranscriptionOptions,
 )
@@ -46,7 +47,9 @@ log = structlog.get_logger(__name__)
 
 REALTIME_PATH = "/v1/realtime"
 _BUSY = "The engine is currently busy"  # vLLM's queue-overflow message, sent as a processing_error
-_NOT_SERVED = frozenset({403, 404})  # Starlette refuses a WebSocket to a route that does not exist
+_NOT_SERVED = frozenset({403, 404})
+# Errors vLLM sends when one engine request (a turn) failed: a busy engine, an engine error.
+_TURN_ERRORS = frozenset({"processing_error"})  # Starlette refuses a WebSocket to a route that does not exist
 
 
 # --- vLLM's events ------------------------------------------------------------------------------
@@ -160,16 +163,20 @@ def _describe(exc: BaseException) -> str:
 
 
 class VLLMRealtimeSession(RealtimeSession):
-    """One open `/v1/realtime` socket. `on_end` runs once when it closes (the pool's accounting)."""
+    """One open `/v1/realtime` socket. `on_end` runs once when it closes (the pool's accounting);
+    `reopen` opens a fresh socket to the same server, model set (after a failed turn: vLLM leaves the
+    failed request's audio in the old socket's queue, where the next request would read it)."""
 
     def __init__(
         self,
         ws: aiohttp.ClientWebSocketResponse,
         url: str,
         timeouts: UpstreamTimeouts,
+        reopen: Callable[[], Awaitable[aiohttp.ClientWebSocketResponse]],
         on_end: Callable[[], None] = lambda: None,
     ) -> None:
         self._ws = ws
+        self._reopen = reopen
         self._url = url
         self._timeouts = timeouts
         self._on_end = on_end
@@ -216,7 +223,11 @@ class VLLMRealtimeSession(RealtimeSession):
                 await self._turn_done()
                 yield RealtimeDone(text=event.text, usage=event.usage)
             elif isinstance(event, _Error):
-                raise error_from_event(event.code, event.error, self._url)
+                error = error_from_event(event.code, event.error, self._url)
+                if event.code not in _TURN_ERRORS:
+                    raise error  # the gateway's mistake or a model it cannot use: the session is over
+                await self._turn_failed()
+                yield RealtimeTurnFailed(error=error)
 
     async def close(self) -> None:
         if self._closed:
@@ -266,10 +277,24 @@ class VLLMRealtimeSession(RealtimeSession):
                 f"vLLM at {self._url} sent a realtime event the gateway cannot read: {exc}"
             ) from exc
 
-    async def _turn_done(self) -> None:
-        """A done arrived: send the audio held for the next turn (and its commit, if it came)."""
+    async def _turn_failed(self) -> None:
+        """vLLM's engine request failed (no done will come): the turn it served is over. Go on on a fresh
+        socket: the next audio (held audio first) starts a new engine request there."""
         async with self._send_lock:
-            self._awaiting_done = max(0, self._awaiting_done - 1)
+            old = self._ws
+            self._ws = await self._reopen()
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
+                await old.close()
+            self._turn_open = False
+            self._awaiting_done = 0
+        await self._turn_done(failed=True)
+
+    async def _turn_done(self, failed: bool = False) -> None:
+        """A done arrived (or the turn failed): send the audio held for the next turn (and its commit,
+        if it came)."""
+        async with self._send_lock:
+            if not failed:
+                self._awaiting_done = max(0, self._awaiting_done - 1)
             while self._held and not self._awaiting_done:
                 audio = self._held.pop(0)
                 await self._start_turn()
@@ -393,13 +418,29 @@ class VLLMRealtime:
             def ended(member: Member = member) -> None:
                 member.in_flight -= 1
 
-            session = VLLMRealtimeSession(ws, member.url, self._timeouts, on_end=ended)
             try:
-                await session._send(_SessionUpdate(model=self._model))
+                await self._set_model(ws, member.url)
             except GatewayError:
-                await session.close()
+                ended()
                 raise
-            return session
+
+            def reopen(url: str = member.url) -> Awaitable[aiohttp.ClientWebSocketResponse]:
+                return self._open_socket(url)
+
+            return VLLMRealtimeSession(ws, member.url, self._timeouts, reopen=reopen, on_end=ended)
+
+    async def _open_socket(self, url: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await self._connect(url)
+        await self._set_model(ws, url)
+        return ws
+
+    async def _set_model(self, ws: aiohttp.ClientWebSocketResponse, url: str) -> None:
+        try:
+            with mapped_errors(url, self._timeouts):
+                await ws.send_str(_encoder.encode(_SessionUpdate(model=self._model)).decode())
+        except GatewayError:
+            await ws.close()
+            raise
 
     async def _connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
         """The handshake and vLLM's `session.created`, within the first-byte limit."""

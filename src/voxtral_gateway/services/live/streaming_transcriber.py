@@ -5,7 +5,8 @@ It does what `transcriber.py` does for a batch model, with the same inputs and e
 VAD (or the client's commit) ends commits the model's turn; the model's deltas are sent as `Partial`s
 (the turn's text so far) and its done as the utterance's `Final`. An utterance dropped as noise (or
 cleared) still went to the model: its turn is committed and its text discarded, so it does not leak into
-the next one. A failed session fails the utterances it held (an `Error` each); later ones fail at once."""
+the next one. A turn the model failed fails its utterance (an `Error`), and the session goes on; a
+session that broke fails the utterances it held, and later ones at once."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import structlog
 
 from voxtral_gateway.audio import TARGET_SAMPLE_RATE
 from voxtral_gateway.backends import Transcript, TranscriptionOptions
-from voxtral_gateway.backends.base import RealtimeDelta, RealtimeDone, RealtimeSession
+from voxtral_gateway.backends.base import RealtimeDelta, RealtimeDone, RealtimeSession, RealtimeTurnFailed
 from voxtral_gateway.errors import GatewayError, Overloaded
 from voxtral_gateway.services.live.config import StreamConfig
 from voxtral_gateway.services.live.events import Error, Final, LiveEvent, Partial
@@ -61,7 +62,12 @@ class StreamingTranscriber:
         self._ops: asyncio.Queue[_Op] = asyncio.Queue()
         self._queued_samples = 0
         self._capacity = asyncio.Event()
-        self._turns: collections.deque[tuple[Utterance | UtteranceDropped, float]] = collections.deque()
+        # Committed turns awaiting their text: the utterance, when committed, and a failure it met while
+        # it was being appended (its done then reports the failure).
+        self._turns: collections.deque[tuple[Utterance | UtteranceDropped, float, GatewayError | None]] = (
+            collections.deque()
+        )
+        self._open_failure: GatewayError | None = None
         self._text = ""  # the turn in progress so far
         self._failure: GatewayError | None = None
         self._all_done = asyncio.Event()
@@ -138,7 +144,8 @@ class StreamingTranscriber:
                 elif self._failure is not None:
                     self._fail_turn(op, self._failure)
                 else:
-                    self._turns.append((op, time.perf_counter()))
+                    failure, self._open_failure = self._open_failure, None
+                    self._turns.append((op, time.perf_counter(), failure))
                     await self._session.commit()
             except GatewayError as exc:
                 self._failed(exc)
@@ -154,8 +161,22 @@ class StreamingTranscriber:
                     self._delta(event.text)
                 elif isinstance(event, RealtimeDone):
                     await self._done(event)
+                elif isinstance(event, RealtimeTurnFailed):
+                    self._turn_failed(event.error)
         except GatewayError as exc:
             self._failed(exc)
+
+    def _turn_failed(self, exc: GatewayError) -> None:
+        """The model failed one turn: the committed one waiting, else the utterance in progress, whose
+        done (of the audio after the failure only) will then be reported as its failure."""
+        self._text = ""
+        log.warning(
+            "stream_realtime_turn_failed", session_id=self._session_id, code=exc.code, error=exc.message
+        )
+        if self._turns:
+            self._fail_turn(self._turns.popleft()[0], exc)
+        else:
+            self._open_failure = exc
 
     def _delta(self, text: str) -> None:
         if not text:
@@ -189,7 +210,10 @@ class StreamingTranscriber:
         text, self._text = event.text.strip(), ""
         if not self._turns:
             return  # a turn the session never committed (cannot happen with vLLM; ignore it)
-        turn, committed_at = self._turns.popleft()
+        turn, committed_at, failure = self._turns.popleft()
+        if failure is not None:
+            self._fail_turn(turn, failure)
+            return
         try:
             if isinstance(turn, UtteranceDropped):
                 self.finals.skip(turn.segment_id)
