@@ -237,3 +237,19 @@ async def test_vllm_going_away_mid_turn_is_a_disconnect():
     finally:
         await pool.close()
         await server.stop()
+
+
+async def test_auto_asks_again_when_no_server_answered_the_start_up_probe():
+    port = free_port()
+    pool = make_pool(f"http://127.0.0.1:{port}")
+    await pool.start()
+    try:
+        assert await pool.realtime.probe() is None and pool.realtime.available is None
+        async with StandInVLLM(model=DEFAULT_REALTIME_MODEL, realtime=True) as server:
+            await server.stop()
+            await server.start(port=port)  # the server comes up after the gateway
+            session = await pool.realtime_session(OPTIONS)
+            assert session is not None and pool.realtime.available is True
+            await session.close()
+    finally:
+        await pool.close()
