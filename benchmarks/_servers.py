@@ -53,11 +53,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def standin_vllm(speed: float = DEFAULT_SPEED) -> Iterator[str]:
-    """The stand-in vLLM in its own process; yields its base URL."""
+def standin_vllm(speed: float = DEFAULT_SPEED, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """The stand-in vLLM in its own process (`args`: more of its command-line options); yields its base
+    URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.standin_vllm", "--port", str(port), "--speed", str(speed)],
+        [sys.executable, "-m", "tests.standin_vllm", "--port", str(port), "--speed", str(speed), *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

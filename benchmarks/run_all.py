@@ -40,7 +40,12 @@ class Slot(msgspec.Struct, frozen=True):
 
 
 SLOTS = (
-    Slot("P1", "overhead", "added latency of POST /transcribe/ (10 s clip), decode excluded", "≤ 1 ms p50"),
+    Slot(
+        "P1",
+        "overhead",
+        "added latency of a 10 s transcription beside LiteLLM's proxy (WAV, MP3) and over the stack's floor",
+        "P1a ≤ 0.4× LiteLLM, P1b ≤ 1.0×, P1c ≤ 0.5 ms",
+    ),
     Slot("P2", "decode_speed", "decode + resample of a 30-minute 128 kb/s MP3 vs ffmpeg CLI", "≤ 1.15×"),
     Slot("P3", "long_audio", "long-audio fan-out", "from its issue"),
     Slot("P4", "stream_load", "concurrent WebSocket streams", "from its issue"),
@@ -55,6 +60,7 @@ SLOTS = (
         "≥ 2.5×",
     ),
     Slot("P10", "first_text", "time to first text of a 30 s clip: streamed vs per segment", "earlier"),
+    Slot("P11", "realtime_load", "realtime protocols (OpenAI, Mistral) under load", "from its issue"),
 )
 
 

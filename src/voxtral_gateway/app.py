@@ -28,6 +28,7 @@ from voxtral_gateway.routes.openai import (
     TranscriptionJobsController,
 )
 from voxtral_gateway.routes.playground import PlaygroundController
+from voxtral_gateway.routes.realtime import mistral_realtime, openai_realtime
 from voxtral_gateway.routes.seed import BatchController, TranscribeController, UnderstandController
 from voxtral_gateway.routes.seed.stream import stream_transcribe
 from voxtral_gateway.runtime import Runtime
@@ -42,10 +43,12 @@ Speech-to-text and audio understanding in front of Mistral's Voxtral (served by 
 embedded faster-whisper engine when no GPU is configured.
 
 Every error has one JSON shape: `{"error": {"code", "message", "field", "details"}}` (OpenAI's shape on
-`/v1/*`). Live transcription is a WebSocket, `/stream/transcribe`, which OpenAPI cannot describe.
+`/v1/*`). Live transcription is a WebSocket, `/stream/transcribe`, which OpenAPI cannot describe; so
+are the realtime protocols voice agents speak, OpenAI's (`/v1/realtime`) and Mistral's
+(`/v1/audio/transcriptions/realtime`).
 
 The reference (the API, the streaming protocol, OpenAI compatibility, limits, settings) is in the
-repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/openai.md`.
+repository's `docs/` folder: `docs/api.md`, `docs/streaming.md`, `docs/realtime.md`, `docs/openai.md`.
 
 Try it in a browser: [the playground](/playground) (a file, the microphone, questions about audio).
 """
@@ -94,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _with_body_limit(ChatCompletionsController, many_files_limit),
             _with_body_limit(TranscriptionJobsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
             stream_transcribe,
+            openai_realtime,
+            mistral_realtime,
             PlaygroundController,
         ],
         dependencies={

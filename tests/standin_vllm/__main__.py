@@ -39,6 +39,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.1,
         help="of a streamed request's work, before the first token",
     )
+    parser.add_argument("--max-num-seqs", type=int, default=256, help="batch places (more wait)")
+    parser.add_argument("--enable-server-load-tracking", action="store_true", help="count /load")
     return parser.parse_args(argv)
 
 
@@ -55,6 +57,8 @@ async def _serve(args: argparse.Namespace) -> None:
         keepalive_seconds=args.keepalive_seconds,
         max_num_queued_reqs=args.max_num_queued_reqs,
         prefill_fraction=args.prefill_fraction,
+        max_num_seqs=args.max_num_seqs,
+        server_load_tracking=args.enable_server_load_tracking,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from tests.standin_vllm import chat, realtime, transcription
+from tests.standin_vllm import chat, load, realtime, transcription
 from tests.standin_vllm.audio import decode_audio
 from tests.standin_vllm.engine import KEEP_ALIVE_SECONDS, EngineState
 from tests.standin_vllm.errors import VLLMError
@@ -58,6 +58,8 @@ class StandInVLLM:
         max_num_queued_reqs: int | None = None,
         tokenizer_version: int = 7,
         prefill_fraction: float = 0.1,
+        max_num_seqs: int = 256,
+        server_load_tracking: bool = False,
     ) -> None:
         """`realtime`: the model has vLLM's realtime task (Voxtral Realtime), so WS /v1/realtime is served
         (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there."""
@@ -78,6 +80,8 @@ class StandInVLLM:
         self.prefill_fraction = prefill_fraction
         """Of a streamed request's simulated work, the part before the first token (the audio
         encoder's prefill); the rest is spread evenly over the generated tokens."""
+        self.load = load.EngineLoad(max_num_seqs, server_load_tracking)
+        """Running and waiting requests, for /metrics and /load."""
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -94,6 +98,7 @@ class StandInVLLM:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        load.register(app, self)
         app.router.add_get(realtime.ENDPOINT, realtime.route(self))
         self._runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, keepalive_timeout=self.keepalive_seconds
@@ -193,7 +198,8 @@ class StandInVLLM:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            response = await process(self, request, record)
+            with self.load.http_request():
+                response = await process(self, request, record)
             record.status = response.status
             return response
         except VLLMError as exc:
@@ -239,10 +245,11 @@ class StandInVLLM:
         return self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
 
     async def simulate_work(self, audio_seconds: float) -> None:
-        """Sleep as long as the GPU would (`work_seconds`)."""
+        """Sleep as long as the GPU would (`work_seconds`), holding one of the engine's batch places."""
         seconds = self.work_seconds(audio_seconds)
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+        async with self.load.scheduled():
+            if seconds > 0:
+                await asyncio.sleep(seconds)
 
     async def decode(self, data: bytes, info: RecordedAudio) -> np.ndarray:
         """`decode_audio` in a thread, with this server's duration cap."""

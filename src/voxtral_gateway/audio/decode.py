@@ -14,6 +14,7 @@ import numpy as np
 import structlog
 
 from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
+from voxtral_gateway.audio.pcm_wav import read_pcm16_mono
 from voxtral_gateway.audio.resample import MonoResampler
 from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
 from voxtral_gateway.audio.wav_header import declared_wav_seconds
@@ -42,6 +43,9 @@ class DecodedAudio(msgspec.Struct, kw_only=True):
     """float32 mono at `sample_rate`."""
     sample_rate: int
     source: SourceInfo
+    pcm16: memoryview | None = None
+    """The client's own 16-bit PCM for exactly these samples, when nothing had to be converted (a 16 kHz
+    mono 16-bit WAV): sent upstream as it is. None after any conversion, and for a slice of the audio."""
 
     @property
     def duration_seconds(self) -> float:
@@ -61,6 +65,17 @@ def decode_audio(data: bytes | bytearray, declared_format: str | None, limits: A
             details={"size_bytes": len(data), "limit_bytes": limits.max_bytes},
         )
     sniffed = sniff_container(data)
+    if sniffed == "wav" and (cheap := read_pcm16_mono(data, limits)) is not None:
+        samples, pcm = cheap
+        source = SourceInfo(
+            container="wav",
+            codec="pcm_s16le",
+            sample_rate=TARGET_SAMPLE_RATE,
+            channels=1,
+            declared_duration_seconds=len(samples) / TARGET_SAMPLE_RATE,
+            size_bytes=len(data),
+        )
+        return DecodedAudio(samples=samples, sample_rate=TARGET_SAMPLE_RATE, source=source, pcm16=pcm)
     if declared_format and sniffed and DEMUXER_FOR_LABEL.get(declared_format) != DEMUXER_FOR_LABEL[sniffed]:
         log.info("audio_format_mismatch", declared=declared_format, detected=sniffed)
     demuxer = DEMUXER_FOR_LABEL[sniffed].split(",")[0] if sniffed else None

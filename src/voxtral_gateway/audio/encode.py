@@ -24,10 +24,27 @@ def encode_wav(
     start = len(prefix) + WAV_HEADER_BYTES
     out = bytearray(start + data_size + len(suffix))
     out[: len(prefix)] = prefix
+    write_wav_header(out, len(prefix), sample_rate, data_size)
+    pcm = np.frombuffer(out, dtype="<i2", count=count, offset=start)
+    scratch = np.empty(min(count, _STEP_SAMPLES), dtype=samples.dtype)
+    for begin in range(0, count, _STEP_SAMPLES):
+        chunk = samples[begin : begin + _STEP_SAMPLES]
+        step = scratch[: len(chunk)]
+        np.clip(chunk, -1.0, 1.0, out=step)
+        step *= 32767.0
+        # Truncating float → int16, as astype does (NaN included: same cast, same result).
+        np.copyto(pcm[begin : begin + len(chunk)], step, casting="unsafe")
+    del pcm  # a live view would pin the buffer's size
+    out[start + data_size :] = suffix
+    return out
+
+
+def write_wav_header(out: bytearray, offset: int, sample_rate: int, data_size: int) -> None:
+    """The 44-byte header of a 16-bit PCM mono WAV with `data_size` bytes of samples, at `offset`."""
     struct.pack_into(
         "<4sI4s4sIHHIIHH4sI",
         out,
-        len(prefix),
+        offset,
         b"RIFF",
         36 + data_size,
         b"WAVE",
@@ -42,15 +59,3 @@ def encode_wav(
         b"data",
         data_size,
     )
-    pcm = np.frombuffer(out, dtype="<i2", count=count, offset=start)
-    scratch = np.empty(min(count, _STEP_SAMPLES), dtype=samples.dtype)
-    for begin in range(0, count, _STEP_SAMPLES):
-        chunk = samples[begin : begin + _STEP_SAMPLES]
-        step = scratch[: len(chunk)]
-        np.clip(chunk, -1.0, 1.0, out=step)
-        step *= 32767.0
-        # Truncating float → int16, as astype does (NaN included: same cast, same result).
-        np.copyto(pcm[begin : begin + len(chunk)], step, casting="unsafe")
-    del pcm  # a live view would pin the buffer's size
-    out[start + data_size :] = suffix
-    return out

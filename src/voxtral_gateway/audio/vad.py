@@ -58,7 +58,8 @@ class RegionClosed(msgspec.Struct, frozen=True):
     end_frame: int
     """Exclusive."""
     voiced_frames: int
-    reason: Literal["silence", "max_length", "end_of_audio"]
+    reason: Literal["silence", "max_length", "end_of_audio", "commit"]
+    """`commit`: the client ended the turn itself (`Endpointer.close_now`)."""
 
 
 class RegionDropped(msgspec.Struct, frozen=True):
@@ -81,6 +82,10 @@ class FrameVad:
         self.sample_rate = sample_rate
         self.frame_samples = round(sample_rate * FRAME_SECONDS)
         self._vad = webrtcvad.Vad(aggressiveness)
+
+    def set_aggressiveness(self, aggressiveness: int) -> None:
+        """Change the mode from the next frame on (the noise estimate is kept)."""
+        self._vad.set_mode(aggressiveness)
 
     def classify(self, pcm: np.ndarray) -> tuple[list[bool], np.ndarray]:
         """(voiced?, mean energy) per frame of `pcm`, int16 whose length is a multiple of a frame."""
@@ -158,6 +163,36 @@ class Endpointer:
             self._close(min(self._last_voiced + 1 + self._pad, self.frames), "end_of_audio", events)
         return events
 
+    def close_now(self) -> list[EndpointEvent]:
+        """Close the region in progress at the last frame seen, however little speech it holds (the
+        client ended the turn). Nothing when no region is open."""
+        events: list[EndpointEvent] = []
+        if self._start is not None:
+            self._close(self.frames, "commit", events, keep_short=True)
+        return events
+
+    def discard(self) -> bool:
+        """Forget the region in progress (the client threw its audio away); True if one was open."""
+        if self._start is None:
+            return False
+        self._floor = self.frames
+        self._start = None
+        self._voiced, self._energy = [], []
+        self._window.clear()
+        return True
+
+    def continue_from(self, previous: Endpointer) -> None:
+        """Take over a stream from `previous` (same stream, new rules) at its current frame; no region
+        may be open in `previous`."""
+        self.frames = previous.frames
+        self._floor = previous.frames
+
+    def skip_to(self, frame: int) -> None:
+        """Frames up to `frame` were not looked at (no VAD ran): nothing can start before it."""
+        self.frames = max(self.frames, frame)
+        self._floor = max(self._floor, self.frames)
+        self._window.clear()
+
     def _open(self, start: int, events: list[EndpointEvent]) -> None:
         self._start = start
         # Frames from the region's start up to now were already seen; replay them into its history
@@ -170,10 +205,10 @@ class Endpointer:
         self._window.clear()
         events.append(RegionOpened(start))
 
-    def _close(self, end: int, reason: str, events: list[EndpointEvent]) -> None:
+    def _close(self, end: int, reason: str, events: list[EndpointEvent], keep_short: bool = False) -> None:
         assert self._start is not None
         voiced = sum(self._voiced[: end - self._start])
-        if voiced >= self._min_voiced:
+        if keep_short or voiced >= self._min_voiced:
             events.append(RegionClosed(self._start, end, voiced, reason))  # type: ignore[arg-type]
         else:
             events.append(RegionDropped(self._start, end))

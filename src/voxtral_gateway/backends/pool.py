@@ -1,7 +1,10 @@
 """Several vLLM servers behind one backend: VOXTRAL_BACKENDS (or the single VOXTRAL_HOST/PORT).
 
 Each server is probed every BACKEND_HEALTH_INTERVAL_SECONDS. A request goes to the healthy server with
-the fewest requests in flight (ties rotate). A server whose probe fails, or that a request cannot reach,
+the lowest score (ties rotate): with BACKEND_ROUTING=load (the default) the load the server reports of
+itself, scraped every BACKEND_LOAD_INTERVAL_SECONDS, plus what this worker sent it since
+(`backends.load.routing_score`), so that every worker of every gateway sees the same picture; for a
+server whose scrape failed, and with BACKEND_ROUTING=local, the requests this worker has in flight there. A server whose probe fails, or that a request cannot reach,
 is taken out until a probe succeeds. Failover follows `backends.retry`: a transcription (idempotent)
 that hit a connection error is retried once on another server, a chat only when it never reached one.
 With every server out, requests are still tried (least loaded first): the pool never refuses work on
@@ -28,6 +31,7 @@ from voxtral_gateway.backends.base import (
     TranscriptionOptions,
 )
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
+from voxtral_gateway.backends.load import LoadWeights, ReplicaLoad, routing_score, scrape
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.backends.vllm import VLLMBackend
 from voxtral_gateway.backends.vllm_realtime import VLLMRealtime, VLLMRealtimeSession
@@ -49,6 +53,12 @@ class PoolMember:
         self.backend = backend
         self.url = backend.base_url
         self.in_flight = 0
+        self.sent = 0
+        """Requests sent here by this worker, ever."""
+        self.load: ReplicaLoad | None = None
+        """The last successful scrape (None: none yet, or the last one failed)."""
+        self.sent_before_scrape = 0
+        """`sent` when that scrape's answer arrived: later requests are not in its figures."""
         self.state: MemberState = "unknown"
         self.detail: str | None = None
         self.checked_at: float | None = None
@@ -61,6 +71,30 @@ class PoolMember:
             (log.warning if state == "unhealthy" else log.info)(event, url=self.url, detail=detail)
         self.state, self.detail, self.checked_at = state, detail, time.monotonic()
         metrics.POOL_BACKEND_UP.labels(self.url).set(1 if healthy else 0)
+
+    def score(self, weights: LoadWeights, max_age: float | None) -> float:
+        """Routing score (lower is better): the scraped load while fresher than `max_age` seconds,
+        else (or with `max_age` None) the local in-flight count."""
+        load = self.load
+        if max_age is None or load is None or time.monotonic() - load.scraped_at > max_age:
+            return routing_score(None, 0, self.in_flight, weights)
+        return routing_score(load, self.sent - self.sent_before_scrape, self.in_flight, weights)
+
+    async def refresh_load(self, *, read_server_load: bool, timeout_seconds: float) -> None:
+        """Scrape the server; on failure forget its load (routing falls back to local counts)."""
+        try:
+            load = await scrape(
+                self.backend.session, read_server_load=read_server_load, timeout_seconds=timeout_seconds
+            )
+        except Exception as exc:  # any failure means the same: no load figures for this server
+            if self.load is not None:
+                log.info("backend_load_unavailable", url=self.url, error=_describe(exc))
+            self.load = None
+            return
+        # Counted from the answer, not the question: a request sent while the scrape was under way
+        # may be in its figures already (counted twice otherwise); one that is not is still in this
+        # worker's in-flight count, which the score takes as a floor.
+        self.load, self.sent_before_scrape = load, self.sent
 
     def status(self) -> BackendMemberHealth:
         age = None if self.checked_at is None else round(time.monotonic() - self.checked_at, 3)
@@ -85,6 +119,13 @@ class VLLMPool(SpeechBackend):
         self._interval = vllm.health_interval_seconds
         self._turn = itertools.count()
         self._checker: asyncio.Task[None] | None = None
+        self._by_load = vllm.routing == "load"
+        self._load_interval = vllm.load_interval_seconds
+        self._read_server_load = vllm.load_server_load
+        self._weights = LoadWeights(waiting=vllm.load_waiting_weight)
+        # A scrape older than a few intervals (the server stopped answering /metrics) is not trusted.
+        self._load_max_age: float | None = 3 * self._load_interval if self._by_load else None
+        self._scraper: asyncio.Task[None] | None = None
         self.realtime = VLLMRealtime(vllm, timeouts, self.members, self._choose)
 
     @property
@@ -96,14 +137,17 @@ class VLLMPool(SpeechBackend):
         for member in self.members:
             await member.backend.start()
         self._checker = asyncio.create_task(self._check_forever(), name="vllm-pool-health")
+        if self._by_load and len(self.members) > 1:
+            self._scraper = asyncio.create_task(self._scrape_forever(), name="vllm-pool-load")
         await self.realtime.start()
 
     async def close(self) -> None:
-        if self._checker is not None:
-            self._checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checker
-            self._checker = None
+        for task in (self._checker, self._scraper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._checker = self._scraper = None
         for member in self.members:
             await member.backend.close()
         await self.realtime.close()
@@ -138,10 +182,29 @@ class VLLMPool(SpeechBackend):
             ready=bool(ready), detail=detail, members=[member.status() for member in self.members]
         )
 
+    # --- load ----------------------------------------------------------------------------------
+
+    async def _scrape_forever(self) -> None:
+        while True:
+            await self.scrape_all()
+            await asyncio.sleep(self._load_interval)
+
+    async def scrape_all(self) -> None:
+        """Scrape every server's load now."""
+        await asyncio.gather(
+            *(
+                member.refresh_load(
+                    read_server_load=self._read_server_load,
+                    timeout_seconds=max(self._load_interval, 1.0),
+                )
+                for member in self.members
+            )
+        )
+
     # --- routing -------------------------------------------------------------------------------
 
     def _choose(self, exclude: list[PoolMember]) -> PoolMember | None:
-        """The least loaded healthy server (else unchecked, else any) not in `exclude`."""
+        """The healthy server (else unchecked, else any) with the lowest score, not in `exclude`."""
         candidates = [member for member in self.members if member not in exclude]
         if not candidates:
             return None
@@ -150,8 +213,9 @@ class VLLMPool(SpeechBackend):
             if preferred:
                 candidates = preferred
                 break
-        fewest = min(member.in_flight for member in candidates)
-        least_loaded = [member for member in candidates if member.in_flight == fewest]
+        scores = [member.score(self._weights, self._load_max_age) for member in candidates]
+        lowest = min(scores)
+        least_loaded = [member for member, score in zip(candidates, scores, strict=True) if score == lowest]
         return least_loaded[next(self._turn) % len(least_loaded)]
 
     @staticmethod
@@ -160,6 +224,7 @@ class VLLMPool(SpeechBackend):
         """Count the request in flight on `member`, record its outcome, and take the server out on a
         connection error."""
         member.in_flight += 1
+        member.sent += 1
         try:
             yield
         except _CONNECTION_ERRORS as exc:
@@ -233,3 +298,7 @@ class VLLMPool(SpeechBackend):
         with self._accounted(member):
             async for delta in member.backend.chat_stream(messages, sampling):
                 yield delta
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

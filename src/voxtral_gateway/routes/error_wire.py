@@ -27,6 +27,8 @@ from voxtral_gateway.observability.request_id import current_request_id
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
 from voxtral_gateway.schemas.mistral import MistralErrorResponse, MistralStreamError
 from voxtral_gateway.schemas.openai import OpenAIErrorInfo, OpenAIErrorResponse
+from voxtral_gateway.schemas.realtime_mistral import ErrorDetail as MistralRealtimeError
+from voxtral_gateway.schemas.realtime_openai import RealtimeErrorInfo
 
 Dialect = Literal["seed", "openai", "mistral"]
 """`seed`: the gateway's own API (`ErrorResponse`); `openai`: the `/v1` routes (OpenAI's shape);
@@ -175,3 +177,17 @@ def ws_close_code(error: GatewayError) -> int:
 def refusal_close_code(error: GatewayError) -> int:
     """The close code for a WebSocket refused before it was served (4000 + the HTTP status)."""
     return REFUSAL_CLOSE_BASE + status_of(error)
+
+
+def openai_realtime_error(error: GatewayError, client_event_id: str | None = None) -> RealtimeErrorInfo:
+    """The `error` object of an OpenAI Realtime `error` (or `...transcription.failed`) event;
+    `client_event_id` is the client event that caused it, when one did."""
+    kind = "server_error" if status_of(error) >= 500 else "invalid_request_error"
+    return RealtimeErrorInfo(
+        type=kind, code=error.code, message=error.message, param=error.field, event_id=client_event_id
+    )
+
+
+def mistral_realtime_error(error: GatewayError) -> MistralRealtimeError:
+    """The `error` object of a Mistral realtime `error` event: the message and the HTTP status."""
+    return MistralRealtimeError(message=error.message, code=status_of(error))

@@ -77,9 +77,11 @@ class Runtime:
                 max_seconds=work.segment_max_seconds,
                 search_seconds=work.segment_search_seconds,
                 concurrency=work.segment_concurrency,
+                share=work.segment_share,
                 retries=work.segment_retries,
             ),
             fetcher=self.url_fetcher,
+            spare=self.admission.has_spare,
         )
         self.live = LiveTranscription(
             LiveCollaborators(

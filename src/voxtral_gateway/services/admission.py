@@ -40,6 +40,17 @@ class AdmissionGate:
     def queued(self) -> int:
         return len(self._waiters)
 
+    def has_spare(self, own: int = 0) -> bool:
+        """Whether work that can wait (a long file's segments past its share) may take a slot now:
+        the worker is otherwise idle — no backend request but the caller's `own` in flight, nobody
+        waiting — and a quarter of the slots (at least one) stay free for whatever arrives next."""
+        reserve = max(1, self.limits.max_in_flight // 4)
+        return (
+            not self._waiters
+            and self._in_flight - own <= 0
+            and self._in_flight < self.limits.max_in_flight - reserve
+        )
+
     def expected_wait(self, position: int) -> float | None:
         """Seconds until the request at `position` in the queue (1 = next) gets a slot, judging by
         recent hold times; None before any request has finished."""

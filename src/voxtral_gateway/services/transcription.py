@@ -6,7 +6,7 @@ Adapters call `transcribe` or `transcribe_events`; the steps below them are this
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 
 import msgspec
@@ -27,6 +27,7 @@ from voxtral_gateway.fetching import UrlFetcher
 from voxtral_gateway.services.audio_files import AudioFile, decode_file, fetched
 from voxtral_gateway.services.chunking import Segment, plan_segments
 from voxtral_gateway.services.language import identify_language, majority_language
+from voxtral_gateway.services.segment_gate import SegmentGate
 
 __all__ = [
     "AudioFile",
@@ -52,6 +53,9 @@ class SegmentPolicy(msgspec.Struct, kw_only=True, frozen=True):
     max_seconds: float = 30.0
     search_seconds: float = 5.0
     concurrency: int = 8
+    """The most segments of one request in flight at once."""
+    share: int | None = None
+    """Segments that may always be in flight; past it, only while `spare()` (None: `concurrency`)."""
     retries: int = 2
 
 
@@ -130,6 +134,7 @@ class TranscriptionService:
         limits: AudioLimits,
         policy: SegmentPolicy | None = None,
         fetcher: UrlFetcher | None = None,
+        spare: Callable[[int], bool] | None = None,
     ):
         self.backend = backend
         self.decode_pool = decode_pool
@@ -137,6 +142,9 @@ class TranscriptionService:
         self.policy = policy or SegmentPolicy()
         self.fetcher = fetcher
         """Fetches files given by URL (`AudioFile.url`); None: such files are refused."""
+        self._spare = spare
+        """Whether the worker has backend capacity to spare for segments past a request's share, given
+        that request's own segments in flight."""
 
     async def transcribe(self, file: AudioFile, options: TranscriptionOptions) -> TranscriptionResult:
         """Decode and transcribe a whole file; the result stitches every segment."""
@@ -235,7 +243,9 @@ class TranscriptionService:
         At most `policy.concurrency` segments are in flight; closing the iterator cancels the rest."""
         segments = await self._plan(audio)
         self._check_backend_limits(audio, segments, field)
-        gate = asyncio.Semaphore(self.policy.concurrency)
+        policy = self.policy
+        share = policy.concurrency if policy.share is None else policy.share
+        gate = SegmentGate(share, policy.concurrency, self._spare)
         if len(segments) == 1 and not streamed:  # the common case: no task to start, nothing to fan out
             yield await self._segment(audio, segments[0], 1, options, gate)
             return
@@ -262,7 +272,7 @@ class TranscriptionService:
         segment: Segment,
         count: int,
         options: TranscriptionOptions,
-        gate: asyncio.Semaphore,
+        gate: SegmentGate,
         texts: asyncio.Queue[str | None] | None = None,
     ) -> SegmentTranscript:
         """Transcribe one segment, retried; `texts`: stream its text there as it is generated, then
@@ -280,7 +290,7 @@ class TranscriptionService:
         segment: Segment,
         count: int,
         options: TranscriptionOptions,
-        gate: asyncio.Semaphore,
+        gate: SegmentGate,
         texts: asyncio.Queue[str | None] | None,
     ) -> SegmentTranscript:
         rate = audio.sample_rate
@@ -288,10 +298,12 @@ class TranscriptionService:
         piece = (
             audio
             if count == 1
-            else msgspec.structs.replace(audio, samples=audio.samples[segment.start : segment.end])
+            else msgspec.structs.replace(
+                audio, samples=audio.samples[segment.start : segment.end], pcm16=None
+            )
         )
         attempts = self.policy.retries + 1
-        async with gate:
+        async with gate.slot():
             for attempt in range(1, attempts + 1):
                 streamed = _Streamed(texts)
                 try:

@@ -57,6 +57,10 @@ class VLLMSettings(
         "health_interval_seconds": "backend_health_interval_seconds",
         "realtime": "voxtral_realtime",
         "keepalive_seconds": "voxtral_keepalive_seconds",
+        "routing": "backend_routing",
+        "load_interval_seconds": "backend_load_interval_seconds",
+        "load_server_load": "backend_load_server_load",
+        "load_waiting_weight": "backend_load_waiting_weight",
     },
 ):
     """vLLM serving Voxtral: one server (VOXTRAL_HOST/PORT) or a pool (VOXTRAL_BACKENDS)."""
@@ -79,6 +83,17 @@ class VLLMSettings(
     keepalive_seconds: PositiveFloat = 4.0
     """How long an idle pooled connection to vLLM is kept. Below vLLM's own idle timeout
     (VLLM_HTTP_TIMEOUT_KEEP_ALIVE, 5 s), so the gateway, not vLLM, closes idle connections."""
+    routing: Literal["load", "local"] = "load"
+    """`load`: route by each server's own load (its /metrics, scraped every BACKEND_LOAD_INTERVAL_SECONDS)
+    plus what this worker sent since; `local`: by this worker's own in-flight count only."""
+    load_interval_seconds: PositiveFloat = 0.25
+    """How often each worker scrapes each server's /metrics (with BACKEND_ROUTING=load)."""
+    load_server_load: bool = False
+    """Also read /load (vLLM started with --enable-server-load-tracking; otherwise it always says 0)."""
+    load_waiting_weight: Annotated[float, Meta(ge=1.0)] = 1.0
+    """How many running requests one request waiting in a server's queue counts as (1: the score is the
+    server's whole load; more steers away from queues sooner, which in benchmarks/routing.py with one
+    3× slower server cost 15% p50 at 4)."""
 
     @property
     def configured(self) -> bool:
@@ -145,7 +160,9 @@ class AdmissionLimits(
 ):
     """Admission control: backend requests per worker process."""
 
-    max_in_flight: PositiveInt = 32
+    max_in_flight: PositiveInt = 96
+    """vLLM batches concurrent requests (256 sequences by default): 96 per worker lets one long file's
+    segments go in one wave (72, a quarter kept free) while the worker is otherwise idle."""
     queue_limit: NonNegativeInt = 64
     """Backend requests allowed to wait for a slot; past it requests are refused (503, Retry-After)."""
     max_wait_seconds: PositiveFloat = 30.0
@@ -185,8 +202,12 @@ class WorkSettings(msgspec.Struct, kw_only=True, frozen=True):
     segment_max_seconds: PositiveFloat = 30.0
     segment_search_seconds: PositiveFloat = 5.0
     """How far before the segment limit to look for a pause to cut at."""
-    segment_concurrency: PositiveInt = 8
-    """Segments of one request in flight at once."""
+    segment_concurrency: PositiveInt = 96
+    """The most segments of one request in flight at once."""
+    segment_share: PositiveInt = 8
+    """Segments of one request that may always be in flight; past this share (up to
+    SEGMENT_CONCURRENCY) one starts only while the worker's admission gate has nobody waiting and a
+    quarter of ADMISSION_MAX_IN_FLIGHT free, so a long file never makes other requests wait."""
     segment_retries: NonNegativeInt = 2
     """Extra attempts for a segment that failed upstream (not for a request vLLM refused)."""
     batch_concurrency: PositiveInt = 4

@@ -20,7 +20,8 @@ import numpy as np
 from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits
 from voxtral_gateway.audio.sniff import new_file_container, sniff_container
 from voxtral_gateway.audio.stream.codecs import EMPTY, joined
-from voxtral_gateway.audio.stream.formats import ContainerDecoder, PcmDecoder, decoder_for
+from voxtral_gateway.audio.stream.formats import ContainerDecoder, PcmDecoder, RawPcmDecoder, decoder_for
+from voxtral_gateway.audio.stream.raw_pcm import RAW_PCM_ENCODINGS
 from voxtral_gateway.errors import AudioUndecodable
 
 PCM_FORMATS = frozenset({"pcm_s16le"})
@@ -34,14 +35,26 @@ class AudioStreamDecoder:
     and starts a new segment when a piece begins a new file."""
 
     def __init__(
-        self, declared_format: str | None, limits: AudioLimits, pcm_sample_rate: int = TARGET_SAMPLE_RATE
+        self,
+        declared_format: str | None,
+        limits: AudioLimits,
+        pcm_sample_rate: int = TARGET_SAMPLE_RATE,
+        *,
+        raw_only: bool = False,
     ):
+        """`raw_only`: the stream is raw PCM in `declared_format` (one of `RAW_PCM_ENCODINGS`) and
+        nothing else; its bytes are never sniffed for a container (G.711 bytes can look like "RIFF")."""
         self._declared = declared_format
         self._limits = limits
         self._pcm_rate = pcm_sample_rate
-        self._current: ContainerDecoder | None = (
-            PcmDecoder(pcm_sample_rate, limits) if declared_format in PCM_FORMATS else None
-        )
+        self._raw_only = raw_only
+        self._current: ContainerDecoder | None = None
+        if raw_only:
+            if declared_format not in RAW_PCM_ENCODINGS:
+                raise ValueError(f"{declared_format!r} is not a raw PCM encoding")
+            self._current = RawPcmDecoder(declared_format, pcm_sample_rate, limits)
+        elif declared_format in PCM_FORMATS:
+            self._current = PcmDecoder(pcm_sample_rate, limits)
         self._pending = b""
         self.bytes_in = 0
         self.samples_out = 0
@@ -55,6 +68,11 @@ class AudioStreamDecoder:
         if not data:
             return EMPTY
         self.bytes_in += len(data)
+        if self._raw_only:
+            assert self._current is not None
+            samples = joined(self._current.feed(data))
+            self.samples_out += len(samples)
+            return samples
         out: list[np.ndarray] = []
         strong = new_file_container(data)
         current = self._current

@@ -20,6 +20,7 @@ from voxtral_gateway.audio.stream.containers.matroska import (
 from voxtral_gateway.audio.stream.containers.mp3 import info_frame_skip
 from voxtral_gateway.audio.stream.containers.ogg import OggPacketReader
 from voxtral_gateway.audio.stream.containers.wav import WavHeaderReader
+from voxtral_gateway.audio.stream.raw_pcm import RawPcm
 from voxtral_gateway.errors import AudioUndecodable
 
 STREAMABLE = ("wav", "mp3", "aac", "flac", "ogg", "webm")
@@ -51,6 +52,22 @@ class PcmDecoder(ContainerDecoder):
         check_source_format(sample_rate, 1, limits, stream=True)
         self.sample_rate, self.channels = sample_rate, 1
         self._pcm = PcmFrames("s16", 1, sample_rate)
+
+    def feed(self, data: bytes) -> list[np.ndarray]:
+        return self._pcm.feed(data)
+
+    def finish(self) -> list[np.ndarray]:
+        return self._pcm.finish()
+
+
+class RawPcmDecoder(ContainerDecoder):
+    """Raw mono PCM in a declared encoding (`raw_pcm.RAW_PCM_ENCODINGS`) at a declared rate."""
+
+    container = "pcm"
+
+    def __init__(self, encoding: str, sample_rate: int, limits: AudioLimits):
+        self._pcm = RawPcm(encoding, sample_rate, limits)
+        self.codec, self.sample_rate, self.channels = encoding, sample_rate, 1
 
     def feed(self, data: bytes) -> list[np.ndarray]:
         return self._pcm.feed(data)

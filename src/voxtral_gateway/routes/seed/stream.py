@@ -1,204 +1,35 @@
 """WebSocket /stream/transcribe: live transcription with partial and final results.
 
-This module owns the socket: admission, reading (size limit, idle timeout, backpressure), writing.
-What the messages mean is the seed protocol's business (`stream_protocol.py`), over the live session
-(`services/live/`); close codes come from `routes/error_wire.py`. Litestar's exception
-handlers do not apply to WebSockets, so every failure here becomes an `error` message and a close code."""
+The socket (admission, reading with a size limit, idle timeout and backpressure, writing, closing) is the
+shared runner's (`routes/live/socket.py`); what the messages mean is the seed protocol's business
+(`stream_protocol.py`), over the live session (`services/live/`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import time
-from collections.abc import AsyncIterator
 
-import msgspec
-import structlog
 from litestar import WebSocket, websocket
 
 from voxtral_gateway.errors import GatewayError
-from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code
-from voxtral_gateway.routes.seed.stream_protocol import Close, Inbound, SeedStream
+from voxtral_gateway.routes.live import serve_live_socket
+from voxtral_gateway.routes.seed.stream_protocol import SeedStream
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.stream import ErrorMessage
 
-log = structlog.get_logger(__name__)
-
 STREAM_PATH = "/stream/transcribe"
-_LINGER_QUIET_SECONDS = 0.25
-_LINGER_MAX_SECONDS = 2.0
 
 
-class _Connection:
-    """What the reader and writer share: whether the client is gone (then nothing more is sent), and
-    whether reading has stopped (granian's close() with a receive() pending waits for that receive, and
-    cancelling the receive then can lose the close frame and the messages before it: 1006)."""
-
-    __slots__ = ("disconnected", "last_received", "reading_stopped")
-
-    def __init__(self) -> None:
-        self.disconnected = False
-        self.reading_stopped = asyncio.Event()
-        self.last_received = time.monotonic()
-
-
-@contextlib.asynccontextmanager
-async def _admission(socket: WebSocket, runtime: Runtime) -> AsyncIterator[str]:
-    """The one place a stream is admitted: who is calling (API key, else client address) and one of
-    their MAX_STREAMS_PER_IDENTITY stream slots, held until the stream ends. Yields the identity.
-
-    Raises a `GatewayError` (401, 403, 429, 503) before yielding when the stream is refused."""
-    async with runtime.access.stream_slot(socket.scope) as admission:
-        yield admission.identity
+def _refusal(exc: GatewayError, close_code: int) -> ErrorMessage:
+    return ErrorMessage(code=exc.code, message=exc.message, severity="fatal", close_code=close_code)
 
 
 @websocket(STREAM_PATH, name="stream_transcribe")
 async def stream_transcribe(socket: WebSocket, runtime: Runtime) -> None:
     """Live transcription; the protocol is in the README ("Live transcription (WebSocket)")."""
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            identity = await stack.enter_async_context(_admission(socket, runtime))
-        except GatewayError as exc:
-            await _refuse(socket, exc)
-            return
-        await _serve(socket, runtime, identity)
-
-
-async def _refuse(socket: WebSocket, exc: GatewayError) -> None:
-    """Accept only to say why, then close with 4000 + the HTTP status (4401, 4403, 4429, 4503)."""
-    close_code = refusal_close_code(exc)
-    error = ErrorMessage(code=exc.code, message=exc.message, severity="fatal", close_code=close_code)
-    with contextlib.suppress(Exception):
-        await socket.accept()
-        await socket.send_text(msgspec.json.encode(error).decode())
-        await socket.close(close_code, exc.code)
-
-
-async def _serve(socket: WebSocket, runtime: Runtime, identity: str) -> None:
-    session = SeedStream(session_id=secrets.token_hex(8), live=runtime.live)
-    await socket.accept()
-    log.info("stream_opened", session_id=session.session_id, identity=identity)
-    connection = _Connection()
-    loop = asyncio.get_running_loop()
-    pipeline = loop.create_task(session.run())
-    writer = loop.create_task(_write(socket, session, connection))
-    reader = loop.create_task(_read(socket, session, connection))
-    draining = loop.create_task(_end_on_shutdown(runtime, session))
-    client_left = False
-    try:
-        await asyncio.wait({reader, pipeline}, return_when=asyncio.FIRST_COMPLETED)
-        if reader.done() and connection.disconnected:
-            client_left = True
-            session.abort()  # the client is gone: its upstream requests are cancelled now
-            pipeline.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pipeline
-        if session.close_code != CLOSE_NORMAL and not connection.disconnected:
-            await _linger(connection)
-        # Nothing more is read once the session is over; the writer closes once reading has stopped.
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
-        if connection.disconnected:
-            writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-    finally:
-        for task in (reader, pipeline, writer, draining):
-            task.cancel()
-        if not reader.done():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-        log.info(
-            "stream_closed",
-            session_id=session.session_id,
-            identity=identity,
-            client_left_early=client_left,
-            **session.summary(),
-        )
-
-
-async def _linger(connection: _Connection) -> None:
-    """Before closing a stream the client is still sending on, read (and drop) until it pauses.
-
-    granian closes the TCP connection right after the close frame; with the client's bytes still
-    unread, the kernel answers with a reset, and the client loses what it had not read yet: the last
-    messages, the close frame (it sees 1006). A client streaming in real time pauses between chunks."""
-    deadline = time.monotonic() + _LINGER_MAX_SECONDS
-    while time.monotonic() < deadline and not connection.disconnected:
-        if time.monotonic() - connection.last_received >= _LINGER_QUIET_SECONDS:
-            return
-        await asyncio.sleep(_LINGER_QUIET_SECONDS / 5)
-
-
-async def _end_on_shutdown(runtime: Runtime, session: SeedStream) -> None:
-    """SIGTERM: the stream ends like a limit ends it (the last utterance is transcribed, `done`, a fatal
-    `shutting_down` error, close 1001); the worker waits for this (SHUTDOWN_TIMEOUT_SECONDS at most)."""
-    await runtime.shutting_down.wait()
-    if not session.closing:
-        await session.inbox.put(Inbound(received_at=time.perf_counter(), limit="shutting_down"))
-
-
-async def _read(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
-    """Read messages into the session's inbox until the client disconnects. A full inbox stops the
-    reading (backpressure); a limit hit is handed to the session, which ends the stream."""
-    try:
-        await _read_messages(socket, session, connection)
-    finally:
-        connection.reading_stopped.set()
-
-
-async def _read_messages(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
-    config = session.config
-    limit_hit = False
-    while True:
-        waiting = not (session.closing or limit_hit)
-        try:
-            async with asyncio.timeout(config.idle_timeout_seconds if waiting else None):
-                message = await socket.receive()
-        except TimeoutError:
-            limit_hit = True
-            await session.inbox.put(Inbound(received_at=time.perf_counter(), limit="idle_timeout"))
-            continue
-        except Exception:  # the server tore the connection down
-            connection.disconnected = True
-            return
-        received_at = time.perf_counter()
-        connection.last_received = time.monotonic()
-        if message["type"] == "websocket.disconnect":
-            connection.disconnected = True
-            return
-        if session.closing or limit_hit:
-            continue  # the stream is ending: what arrives now is not processed
-        data: bytes | None = message.get("bytes")
-        text: str | None = message.get("text")
-        size = len(data) if data is not None else len(text or "")
-        if size > config.max_message_bytes:
-            limit_hit = True
-            await session.inbox.put(Inbound(received_at=received_at, limit="message_too_big", size=size))
-            continue
-        if data is not None:
-            await session.inbox.put(Inbound(received_at=received_at, data=data, size=size))
-        elif text is not None:
-            await session.inbox.put(Inbound(received_at=received_at, text=text, size=size))
-
-
-async def _write(socket: WebSocket, session: SeedStream, connection: _Connection) -> None:
-    """Send the session's messages; stop at its `Close`, or at the first failure (the client is gone:
-    granian raises on a send after a disconnect)."""
-    while True:
-        item = await session.outbox.get()
-        if connection.disconnected:
-            return
-        try:
-            if isinstance(item, Close):
-                await connection.reading_stopped.wait()
-                if not connection.disconnected:
-                    await socket.close(item.code, item.reason)
-                return
-            await socket.send({"type": "websocket.send", "text": msgspec.json.encode(item).decode()})
-        except Exception as exc:
-            log.info("stream_send_failed", session_id=session.session_id, error=type(exc).__name__)
-            connection.disconnected = True
-            return
+    await serve_live_socket(
+        socket,
+        runtime,
+        lambda: SeedStream(session_id=secrets.token_hex(8), live=runtime.live),
+        _refusal,
+        protocol="seed",
+    )

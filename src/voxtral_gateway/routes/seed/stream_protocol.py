@@ -15,6 +15,7 @@ import msgspec
 
 from voxtral_gateway.errors import GatewayError, StreamProtocolViolation
 from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, ws_close_code
+from voxtral_gateway.routes.live import Close, Inbound
 from voxtral_gateway.routes.seed.stream_notices import chunk_id_of, notice_message
 from voxtral_gateway.routes.seed.stream_ordering import ChunkSequencer, Released
 from voxtral_gateway.schemas.stream import (
@@ -40,6 +41,9 @@ from voxtral_gateway.services.live import (
     LiveEvent,
     LiveTranscription,
     Partial,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDone,
     limits,
 )
 
@@ -48,24 +52,6 @@ class StartRequired(StreamProtocolViolation):
     """A binary frame came before the `start` message that announces binary frames."""
 
     code = "start_required"
-
-
-class Inbound(msgspec.Struct, frozen=True):
-    """A message as the route received it (exactly one of `text`/`data`), or a limit the route hit."""
-
-    received_at: float
-    """time.perf_counter() at receipt: per-message handling time counts from here."""
-    text: str | None = None
-    data: bytes | None = None
-    limit: Literal["idle_timeout", "message_too_big", "shutting_down"] | None = None
-    size: int = 0
-
-
-class Close(msgspec.Struct, frozen=True):
-    """The last item of the outbox: close the socket with this code."""
-
-    code: int
-    reason: str = ""
 
 
 class _BinaryMode(msgspec.Struct):
@@ -272,6 +258,8 @@ class SeedStream:
     # --- session events → server messages -------------------------------------------------------
 
     def _on_event(self, event: LiveEvent) -> None:
+        if isinstance(event, SpeechStarted | SpeechStopped | TurnDone):
+            return  # the seed protocol tells neither where speech starts and stops nor about turns
         self._send(self._message(event))
 
     def _message(self, event: LiveEvent) -> ServerMessage:
@@ -319,6 +307,9 @@ class SeedStream:
             "chunk_hist": times.to_json(),
             "close_code": self.close_code,
         }
+
+
+__all__ = ["Close", "Inbound", "SeedStream", "StartRequired", "error_message"]
 
 
 def error_message(event: Error) -> ErrorMessage:

@@ -1,12 +1,41 @@
-"""What a live session emits, in order: partials of the open utterance, finals (in segment order),
-non-fatal errors, then `Done`, then at most one fatal `Error`. A protocol adapter turns each into its
+"""What a live session emits, in order: speech starting and stopping (as the VAD or the client's commits
+find turns), partials of the open utterance, finals (in segment order), non-fatal errors, `TurnDone` once
+every final of a turn the client ended is out, then `Done`, then at most one fatal `Error`. A protocol adapter turns each into its
 own wire message; the fatal error's WebSocket close code comes from the error → wire mapping."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from voxtral_gateway.errors import GatewayError
+
+
+class SpeechStarted(msgspec.Struct, frozen=True, kw_only=True):
+    """An utterance opened (the VAD heard speech, or audio arrived after a commit with no VAD)."""
+
+    segment_id: int
+    start: float
+    """Stream seconds, the padding before the speech included."""
+
+
+StopReason = Literal["silence", "max_length", "end_of_audio", "commit", "noise", "cleared"]
+
+
+class SpeechStopped(msgspec.Struct, frozen=True, kw_only=True):
+    """The utterance ended. `silence`, `max_length`, `end_of_audio` and `commit` (the client ended the
+    turn): its transcription has started and a `Final` (or an `Error`) follows. `noise` (too little
+    speech) and `cleared` (the client threw the audio away): nothing follows for it."""
+
+    segment_id: int
+    end: float
+    """Stream seconds."""
+    reason: StopReason
+
+    @property
+    def transcribed(self) -> bool:
+        return self.reason not in ("noise", "cleared")
 
 
 class Partial(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +76,20 @@ class Done(msgspec.Struct, frozen=True, kw_only=True):
     """Utterances the model failed to transcribe (each was reported by an `Error`)."""
 
 
+class TurnDone(msgspec.Struct, frozen=True, kw_only=True):
+    """Every final of a turn is out: the turn the client ended (`LiveSession.end_turn`), or the last
+    one when the input ends (then just before `Done`)."""
+
+    text: str
+    """The turn's finals, joined by spaces."""
+    language: str | None
+    segments: int
+    """Finals in the turn."""
+    audio_seconds: float
+    """Audio received during the turn."""
+    failed_segment_ids: list[int]
+
+
 class Error(msgspec.Struct, frozen=True, kw_only=True):
     """Something went wrong. Not `fatal`: the session goes on (a lost utterance, an ignored input).
     `fatal`: the session has ended; nothing follows."""
@@ -58,4 +101,4 @@ class Error(msgspec.Struct, frozen=True, kw_only=True):
     segment_id: int | None = None
 
 
-LiveEvent = Partial | Final | Done | Error
+LiveEvent = SpeechStarted | SpeechStopped | Partial | Final | TurnDone | Done | Error

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
-from voxtral_gateway.services.live.events import Error, Final, LiveEvent
+from voxtral_gateway.services.language import majority_language
+from voxtral_gateway.services.live.events import Error, Final, LiveEvent, TurnDone
 
 
 class OrderedFinals:
@@ -21,11 +23,22 @@ class OrderedFinals:
         self.languages: list[str | None] = []
         self.finals = 0
         self.failed: list[int] = []
+        self._turn_ends: deque[tuple[int, float]] = deque()  # (last segment id, audio seconds)
+        self._turn_texts: list[str] = []
+        self._turn_languages: list[str | None] = []
+        self._turn_finals = 0
+        self._turn_failed: list[int] = []
 
     @property
     def next_segment(self) -> int:
         """The first segment id whose outcome has not been sent yet."""
         return self._next
+
+    def end_turn(self, last_segment_id: int, audio_seconds: float) -> None:
+        """A turn ends after `last_segment_id`: a `TurnDone` follows that segment's outcome (at once if
+        it is already out)."""
+        self._turn_ends.append((last_segment_id, audio_seconds))
+        self._turns_done()
 
     def final(self, message: Final) -> None:
         self._resolve(message.segment_id, message)
@@ -44,9 +57,29 @@ class OrderedFinals:
             self._next += 1
             if isinstance(ready, Final):
                 self.finals += 1
+                self._turn_finals += 1
                 if ready.text:
                     self.texts.append(ready.text)
+                    self._turn_texts.append(ready.text)
                 if ready.language:
                     self.languages.append(ready.language)
+                    self._turn_languages.append(ready.language)
+            elif isinstance(ready, Error) and ready.segment_id is not None:
+                self._turn_failed.append(ready.segment_id)
             if ready is not None:
                 self._send(ready)
+        self._turns_done()
+
+    def _turns_done(self) -> None:
+        while self._turn_ends and self._next > self._turn_ends[0][0]:
+            _, audio_seconds = self._turn_ends.popleft()
+            self._send(
+                TurnDone(
+                    text=" ".join(self._turn_texts),
+                    language=majority_language(self._turn_languages),
+                    segments=self._turn_finals,
+                    audio_seconds=round(audio_seconds, 3),
+                    failed_segment_ids=self._turn_failed,
+                )
+            )
+            self._turn_texts, self._turn_languages, self._turn_finals, self._turn_failed = [], [], 0, []

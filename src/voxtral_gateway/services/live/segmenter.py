@@ -35,7 +35,7 @@ class Utterance(msgspec.Struct, frozen=True):
     """The mark (a protocol's chunk id or frame number) of the input that carried the utterance's last
     sample."""
     reason: str
-    """Why it ended: `silence`, `max_length` or `end_of_audio`."""
+    """Why it ended: `silence`, `max_length`, `end_of_audio` or `commit` (the client ended the turn)."""
 
     @property
     def start(self) -> float:
@@ -100,20 +100,35 @@ class _SampleWindow:
 
 
 class UtteranceSegmenter:
-    """Push 16 kHz mono int16 samples as they are decoded; get utterances as soon as they end."""
+    """Push 16 kHz mono int16 samples as they are decoded; get utterances as soon as they end.
 
-    def __init__(self, rules: EndpointRules):
+    Two ways to find turns: the VAD and endpointer (`manual=False`), or the client's own commits
+    (`manual=True`: everything between two commits is one utterance, cut at `max_region_seconds`)."""
+
+    def __init__(self, rules: EndpointRules, manual: bool = False):
         self._vad = FrameVad(TARGET_SAMPLE_RATE, rules.aggressiveness)
+        self._rules = rules
         self._endpointer = Endpointer(rules)
         self._frame = self._vad.frame_samples
         self._window = _SampleWindow()
         self._marks: deque[tuple[int, int]] = deque()  # (end sample, mark)
         self._next_segment = 1
         self._open: int | None = None  # segment id of the utterance in progress
+        self.manual = manual
+        self._manual_start = 0  # manual mode: the first sample of the open utterance
+
+    @property
+    def rules(self) -> EndpointRules:
+        return self._rules
 
     @property
     def total_samples(self) -> int:
         return self._window.end
+
+    @property
+    def last_segment_id(self) -> int:
+        """The last segment id handed out (0 before the first)."""
+        return self._next_segment - 1
 
     @property
     def held_bytes(self) -> int:
@@ -123,6 +138,8 @@ class UtteranceSegmenter:
     @property
     def open_segment(self) -> tuple[int, int] | None:
         """(segment id, first sample) of the utterance in progress."""
+        if self.manual:
+            return None if self._open is None else (self._open, self._manual_start)
         start = self._endpointer.open_start
         if self._open is None or start is None:
             return None
@@ -141,6 +158,8 @@ class UtteranceSegmenter:
         self._window.append(samples)
         if mark is not None:
             self._marks.append((self._window.end, mark))
+        if self.manual:
+            return self._push_manual(len(samples))
         vad_from = self._endpointer.frames * self._frame
         whole = (self._window.end - vad_from) // self._frame * self._frame
         if whole == 0:
@@ -153,7 +172,84 @@ class UtteranceSegmenter:
 
     def finish(self) -> list[SegmenterEvent]:
         """The utterance still open when the stream ends (its tail shorter than a VAD frame included)."""
+        if self.manual:
+            return self._close_manual("end_of_audio")
         return self._events(self._endpointer.finish(), at_end=True)
+
+    def commit(self) -> list[SegmenterEvent]:
+        """The client ends the turn: the utterance in progress ends here, with all its audio so far
+        (nothing when none is open)."""
+        if self.manual:
+            return self._close_manual("commit")
+        events = self._events(self._endpointer.close_now(), at_end=True)
+        self._trim()
+        return events
+
+    def clear(self) -> list[SegmenterEvent]:
+        """The client throws away the audio of the turn in progress: its utterance is dropped."""
+        if self._open is None:
+            return []
+        dropped = UtteranceDropped(self._open)
+        self._open = None
+        if self.manual:
+            self._manual_start = self._window.end
+        else:
+            self._endpointer.discard()
+        self._trim()
+        return [dropped]
+
+    def reconfigure(self, rules: EndpointRules, manual: bool) -> None:
+        """New turn rules from the next sample on; the utterance in progress must have been committed."""
+        assert self._open is None, "commit the open utterance before changing the rules"
+        previous = self._endpointer
+        self._endpointer = Endpointer(rules)
+        if self.manual:  # no VAD ran meanwhile: it starts again at the current sample
+            self._endpointer.skip_to(self._window.end // self._frame)
+        else:
+            self._endpointer.continue_from(previous)
+        if rules.aggressiveness != self._rules.aggressiveness:
+            self._vad.set_aggressiveness(rules.aggressiveness)
+        self._rules, self.manual = rules, manual
+        self._manual_start = self._window.end
+        self._trim()
+
+    def _push_manual(self, count: int) -> list[SegmenterEvent]:
+        events: list[SegmenterEvent] = []
+        if self._open is None:
+            self._open = self._next_segment
+            self._next_segment += 1
+            self._manual_start = self._window.end - count
+            events.append(UtteranceOpened(self._open, self._manual_start))
+        limit = round(self._rules.max_region_seconds * TARGET_SAMPLE_RATE)
+        while self._window.end - self._manual_start >= limit:
+            end = self._manual_start + limit
+            events.append(self._utterance(self._manual_start, end, "max_length"))
+            self._open = self._next_segment
+            self._next_segment += 1
+            self._manual_start = end
+            events.append(UtteranceOpened(self._open, end))
+        self._trim()
+        return events
+
+    def _close_manual(self, reason: str) -> list[SegmenterEvent]:
+        if self._open is None:
+            return []
+        utterance = self._utterance(self._manual_start, self._window.end, reason)
+        self._open = None
+        self._manual_start = self._window.end
+        self._trim()
+        return [utterance]
+
+    def _utterance(self, start: int, end: int, reason: str) -> Utterance:
+        assert self._open is not None
+        return Utterance(
+            segment_id=self._open,
+            start_sample=start,
+            end_sample=end,
+            samples=self._window.view(start, end).copy(),
+            last_mark=self._mark_at(end),
+            reason=reason,
+        )
 
     def _events(self, raw: list, at_end: bool = False) -> list[SegmenterEvent]:
         events: list[SegmenterEvent] = []
@@ -167,16 +263,7 @@ class UtteranceSegmenter:
                 start = event.start_frame * self._frame
                 reaches_end = at_end and event.end_frame >= self._endpointer.frames
                 end = self._window.end if reaches_end else event.end_frame * self._frame
-                events.append(
-                    Utterance(
-                        segment_id=self._open,
-                        start_sample=start,
-                        end_sample=end,
-                        samples=self._window.view(start, end).copy(),
-                        last_mark=self._mark_at(end),
-                        reason=event.reason,
-                    )
-                )
+                events.append(self._utterance(start, end, event.reason))
                 self._open = None
             elif isinstance(event, RegionDropped):
                 assert self._open is not None
@@ -191,7 +278,10 @@ class UtteranceSegmenter:
         return self._marks[-1][1] if self._marks else None
 
     def _trim(self) -> None:
-        keep = self._endpointer.keep_from * self._frame
+        if self.manual:
+            keep = self._manual_start if self._open is not None else self._window.end
+        else:
+            keep = self._endpointer.keep_from * self._frame
         self._window.drop_before(keep)
         while len(self._marks) > 1 and self._marks[0][0] <= keep:
             self._marks.popleft()

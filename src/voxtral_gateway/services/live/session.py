@@ -22,7 +22,7 @@ import numpy as np
 import structlog
 
 from voxtral_gateway.audio import TARGET_SAMPLE_RATE, AudioLimits, SourceInfo
-from voxtral_gateway.audio.stream import PCM_FORMATS, STREAMABLE, AudioStreamDecoder
+from voxtral_gateway.audio.stream import PCM_FORMATS, RAW_PCM_ENCODINGS, STREAMABLE, AudioStreamDecoder
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import AudioRejected, AudioUndecodable, GatewayError
@@ -30,10 +30,17 @@ from voxtral_gateway.services.language import majority_language
 from voxtral_gateway.services.live import limits
 from voxtral_gateway.services.live.config import StreamConfig
 from voxtral_gateway.services.live.cpu_work import CpuWork
-from voxtral_gateway.services.live.events import Done, Error, LiveEvent
-from voxtral_gateway.services.live.segmenter import SegmenterEvent, UtteranceSegmenter
+from voxtral_gateway.services.live.events import Done, Error, LiveEvent, SpeechStarted, SpeechStopped
+from voxtral_gateway.services.live.segmenter import (
+    SegmenterEvent,
+    Utterance,
+    UtteranceDropped,
+    UtteranceOpened,
+    UtteranceSegmenter,
+)
 from voxtral_gateway.services.live.streaming_transcriber import StreamingTranscriber
 from voxtral_gateway.services.live.transcriber import UtteranceTranscriber
+from voxtral_gateway.services.live.turns import ClientTurns, ServerVad, TurnDetection, endpoint_rules
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +48,8 @@ SAMPLE_RATE = TARGET_SAMPLE_RATE
 """The rate the audio is transcribed at; event times count samples at this rate."""
 FORMATS: tuple[str, ...] = (*STREAMABLE, *sorted(PCM_FORMATS))
 """What can be streamed: the containers decoded as they arrive, then raw PCM."""
+RAW_ENCODINGS: tuple[str, ...] = tuple(RAW_PCM_ENCODINGS)
+"""Raw PCM encodings a session takes with `AudioInput(raw=True)` (no container, nothing sniffed)."""
 
 
 class LiveCollaborators(msgspec.Struct, kw_only=True, frozen=True):
@@ -64,6 +73,8 @@ class AudioInput(msgspec.Struct, kw_only=True, frozen=True):
     """A container name (a hint: the container is sniffed from the first bytes) or `pcm_s16le`."""
     sample_rate: int = TARGET_SAMPLE_RATE
     """Of raw PCM (resampled to `SAMPLE_RATE` if different)."""
+    raw: bool = False
+    """The bytes are raw mono PCM in `format` (one of `RAW_ENCODINGS`), never a container."""
 
 
 class SessionEnded(Exception):
@@ -83,6 +94,7 @@ class LiveSession:
         config: StreamConfig,
         collaborators: LiveCollaborators,
         emit: Callable[[LiveEvent], None],
+        turn_detection: TurnDetection | None = None,
     ):
         self.session_id = session_id
         self.config = config
@@ -97,7 +109,13 @@ class LiveSession:
         self._audio: AudioInput | None = None
         self._decoder: AudioStreamDecoder | None = None
         self._language: str | None = None
-        self._segmenter = UtteranceSegmenter(config.endpoint)
+        self._turn_detection: TurnDetection = turn_detection or ServerVad()
+        self._segmenter = UtteranceSegmenter(
+            endpoint_rules(config.endpoint, self._turn_detection),
+            manual=isinstance(self._turn_detection, ClientTurns),
+        )
+        self._turn_started_sample = 0
+        self._clearing = False
         self._max_samples = int(config.max_audio_seconds * TARGET_SAMPLE_RATE)
         self._over_limit = False
         self._transcriber: UtteranceTranscriber | StreamingTranscriber = UtteranceTranscriber(
@@ -127,6 +145,51 @@ class LiveSession:
         if self._audio is None:
             self._audio = audio
 
+    @property
+    def turn_detection(self) -> TurnDetection:
+        return self._turn_detection
+
+    def set_turn_detection(self, detection: TurnDetection) -> None:
+        """Find turns this way from now on. An utterance in progress under other rules is committed
+        first (it is transcribed as it is)."""
+        rules = endpoint_rules(self.config.endpoint, detection)
+        manual = isinstance(detection, ClientTurns)
+        self._turn_detection = detection
+        if rules == self._segmenter.rules and manual == self._segmenter.manual:
+            return
+        self._segments(self._segmenter.commit())
+        self._segmenter.reconfigure(rules, manual)
+
+    def commit(self) -> int | None:
+        """The client ends the turn now: the utterance in progress is transcribed with all its audio so
+        far. Returns its segment id; None when no utterance is open (no audio, or no speech, since the
+        last turn)."""
+        committed = None
+        for event in self._segmenter.commit():
+            if isinstance(event, Utterance):
+                committed = event.segment_id
+            self._segments([event])
+        return committed
+
+    def clear(self) -> None:
+        """The client throws away the audio of the turn in progress (its utterance is not transcribed)."""
+        self._clearing = True
+        try:
+            self._segments(self._segmenter.clear())
+        finally:
+            self._clearing = False
+
+    def end_turn(self) -> None:
+        """Commit, then emit `TurnDone` once every final up to here is out; the session goes on."""
+        self.commit()
+        self._end_turn()
+
+    def _end_turn(self) -> None:
+        now = self._segmenter.total_samples
+        audio_seconds = (now - self._turn_started_sample) / TARGET_SAMPLE_RATE
+        self._turn_started_sample = now
+        self._transcriber.finals.end_turn(self._segmenter.last_segment_id, audio_seconds)
+
     async def feed(self, data: bytes, mark: int | None) -> None:
         """Decode `data` (the next bytes of the stream), find utterances, start their transcriptions,
         then wait while too much audio awaits transcription (backpressure). `mark` (a chunk id, a frame
@@ -135,12 +198,12 @@ class LiveSession:
             if self._decoder is None:
                 audio = self._audio or AudioInput(format=None)
                 self._decoder = AudioStreamDecoder(
-                    audio.format, self._collaborators.audio_limits, audio.sample_rate
+                    audio.format, self._collaborators.audio_limits, audio.sample_rate, raw_only=audio.raw
                 )
             events = await self._work.run(len(data), self._decode_and_segment, data, mark)
         except GatewayError as exc:  # not audio, an unsupported source, or the CPU pool stayed full
             raise SessionEnded(Error(error=exc, fatal=True, mark=mark)) from exc
-        self._transcriber.on_segments(events)
+        self._segments(events)
         self._transcriber.maybe_partial()
         await self._transcriber.wait_for_capacity()
         if self._over_limit:
@@ -242,7 +305,7 @@ class LiveSession:
             except (AudioUndecodable, AudioRejected) as exc:  # the tail is lost, the rest is transcribed
                 self._emit(Error(error=exc))
         events += self._segmenter.finish()
-        self._transcriber.on_segments(events)
+        self._segments(events)
         await self._transcriber.drain()
         finals = self._transcriber.finals
         self._emit(
@@ -257,6 +320,30 @@ class LiveSession:
         )
 
     # --- output ---------------------------------------------------------------------------------
+
+    def _segments(self, events: list[SegmenterEvent]) -> None:
+        """Tell the client where speech starts and stops, and start the finished utterances'
+        transcriptions, in the order the segmenter found them."""
+        for event in events:
+            if isinstance(event, UtteranceOpened):
+                self._emit(SpeechStarted(segment_id=event.segment_id, start=_seconds(event.start_sample)))
+            elif isinstance(event, Utterance):
+                reason = (
+                    event.reason if event.reason in ("silence", "max_length", "commit") else "end_of_audio"
+                )
+                self._emit(
+                    SpeechStopped(segment_id=event.segment_id, end=_seconds(event.end_sample), reason=reason)
+                )
+            elif isinstance(event, UtteranceDropped):
+                reason = "cleared" if self._clearing else "noise"
+                self._emit(
+                    SpeechStopped(
+                        segment_id=event.segment_id,
+                        end=_seconds(self._segmenter.total_samples),
+                        reason=reason,
+                    )
+                )
+            self._transcriber.on_segments([event])
 
     def _emit(self, event: LiveEvent) -> None:
         if not self._aborted:
@@ -284,3 +371,7 @@ class LiveSession:
             "partials": transcriber.partials_sent,
             "peak_buffered_seconds": round(transcriber.peak_buffered_seconds, 3),
         }
+
+
+def _seconds(sample: int) -> float:
+    return round(sample / TARGET_SAMPLE_RATE, 3)

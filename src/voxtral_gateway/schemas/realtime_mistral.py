@@ -1,0 +1,155 @@
+"""Mistral's realtime transcription (`/v1/audio/transcriptions/realtime`): the events both ways.
+
+Shapes follow the `mistralai` SDK (`extra/realtime/`, `client/models/realtimetranscription*.py`).
+Client events are decoded leniently (fields the gateway does not use are accepted); the SDK sends
+`null` for a field it leaves unset in some versions, so every optional field takes null."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+MAX_APPEND_BYTES = 262_144
+"""The most decoded audio one `input_audio.append` may carry (the SDK's documented limit)."""
+
+Encoding = Literal["pcm_s16le", "pcm_s32le", "pcm_f16le", "pcm_f32le", "pcm_mulaw", "pcm_alaw"]
+SampleRate = Annotated[int, Meta(ge=8_000, le=48_000)]
+
+
+class AudioFormat(msgspec.Struct, kw_only=True):
+    encoding: Encoding
+    sample_rate: SampleRate
+
+
+class TurnDetection(msgspec.Struct, kw_only=True):
+    """Mistral's turn detection. `start_threshold` and `min_silence_ms` map onto the gateway's VAD;
+    the eager-end and end thresholds and `end_timeout_ms` belong to Mistral's model: accepted, ignored."""
+
+    start_threshold: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
+    eager_end_threshold: float | None = None
+    end_threshold: float | None = None
+    min_silence_ms: Annotated[int, Meta(ge=30, le=10_000)] | None = None
+    end_timeout_ms: int | None = None
+
+
+class SessionConfig(msgspec.Struct, kw_only=True):
+    """`session.update`'s `session`: only the fields set change. `audio_format` only before any audio;
+    `target_streaming_delay_ms`, `diarize`, `context_bias` and `speaker_references` are accepted and
+    have no effect here (utterances are transcribed whole once the VAD or a flush ends them)."""
+
+    audio_format: AudioFormat | UnsetType | None = UNSET
+    language: str | UnsetType | None = UNSET
+    turn_detection: TurnDetection | UnsetType | None = UNSET
+    target_streaming_delay_ms: int | UnsetType | None = UNSET
+    diarize: bool | UnsetType | None = UNSET
+    context_bias: list[str] | UnsetType | None = UNSET
+    speaker_references: dict[str, str] | UnsetType | None = UNSET
+
+
+# --- client → server ----------------------------------------------------------------------------
+
+
+class SessionUpdate(msgspec.Struct, tag="session.update", tag_field="type", kw_only=True):
+    session: SessionConfig
+
+
+class AudioAppend(msgspec.Struct, tag="input_audio.append", tag_field="type", kw_only=True):
+    audio: bytes
+    """Standard base64 of raw audio in the session's `audio_format`; at most `MAX_APPEND_BYTES` decoded."""
+
+
+class AudioFlush(msgspec.Struct, tag="input_audio.flush", tag_field="type"):
+    """End the turn: its `transcription.done` follows; the socket stays open for the next turn."""
+
+
+class AudioEnd(msgspec.Struct, tag="input_audio.end", tag_field="type"):
+    """No more audio: the last `transcription.done`, then the server closes (1000)."""
+
+
+ClientEvent = SessionUpdate | AudioAppend | AudioFlush | AudioEnd
+_CLIENT_EVENT_DECODER = msgspec.json.Decoder(ClientEvent)
+
+
+def parse_client_event(text: str | bytes) -> ClientEvent:
+    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (unknown type, bad field)."""
+    return _CLIENT_EVENT_DECODER.decode(text)
+
+
+# --- server → client ----------------------------------------------------------------------------
+
+
+class SessionState(msgspec.Struct, kw_only=True):
+    request_id: str
+    model: str
+    audio_format: AudioFormat
+    language: str | None = None
+    turn_detection: TurnDetection | None = None
+    target_streaming_delay_ms: int | None = None
+
+
+class SessionCreated(msgspec.Struct, tag="session.created", tag_field="type", kw_only=True):
+    session: SessionState
+
+
+class SessionUpdated(msgspec.Struct, tag="session.updated", tag_field="type", kw_only=True):
+    session: SessionState
+
+
+class LanguageEvent(msgspec.Struct, tag="transcription.language", tag_field="type", kw_only=True):
+    audio_language: str
+
+
+class TextDelta(msgspec.Struct, tag="transcription.text.delta", tag_field="type", kw_only=True):
+    text: str
+
+
+class SegmentEvent(msgspec.Struct, tag="transcription.segment", tag_field="type", kw_only=True):
+    text: str
+    start: float | None
+    end: float | None
+
+
+class SegmentChunk(msgspec.Struct, kw_only=True):
+    text: str
+    start: float | None
+    end: float | None
+    type: Literal["transcription_segment"] = "transcription_segment"
+
+
+class Usage(msgspec.Struct, kw_only=True):
+    prompt_audio_seconds: int
+    """Whole seconds (the SDK's `UsageInfo` takes an int), rounded up."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class TranscriptionDone(msgspec.Struct, tag="transcription.done", tag_field="type", kw_only=True):
+    model: str
+    text: str
+    usage: Usage
+    language: str | None
+    segments: list[SegmentChunk]
+
+
+class ErrorDetail(msgspec.Struct, kw_only=True):
+    message: str
+    code: int
+    """The HTTP status the error would have had."""
+
+
+class ErrorEvent(msgspec.Struct, tag="error", tag_field="type", kw_only=True):
+    error: ErrorDetail
+
+
+ServerEvent = (
+    SessionCreated
+    | SessionUpdated
+    | LanguageEvent
+    | TextDelta
+    | SegmentEvent
+    | TranscriptionDone
+    | ErrorEvent
+)
