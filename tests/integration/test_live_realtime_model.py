@@ -4,13 +4,18 @@ partials and each turn's done as the final; no utterance is posted to /v1/audio/
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+
+import websockets
 
 from tests.audio_fixtures import FixtureSet
 from tests.standin_vllm import DEFAULT_REALTIME_MODEL
 from tests.support.gateway_process import GatewayProcess
 from tests.support.standin_thread import ThreadedStandIn
 from tests.support.stream_client import chunk_messages, cut, run_stream, stream_url
+from tests.support.waiting import wait_until
 
 STANDIN_OPTIONS = {"model": DEFAULT_REALTIME_MODEL, "realtime": True, "speed": 8.0}
 GATEWAY_ENV = {"RATE_LIMIT_ENABLED": "false", "VOXTRAL_MODEL": DEFAULT_REALTIME_MODEL}
@@ -53,3 +58,19 @@ async def test_a_model_failure_fails_the_turn_with_an_error_and_the_stream_still
     assert error["code"] == "upstream_error" and "the engine failed" in error["message"]
     assert result.done["failed_segment_ids"] == [error["segment_id"]]
     assert result.close_code == 1000
+
+
+async def test_a_client_that_goes_away_ends_the_model_session(
+    gateway: GatewayProcess, standin: ThreadedStandIn, audio_fixtures: FixtureSet
+):
+    standin.server.reset()
+    clip = audio_fixtures.speech("wav")
+    messages = chunk_messages(cut(clip.path.read_bytes(), 8000), "wav")[:-1]  # never says it is final
+    async with websockets.connect(stream_url(gateway), max_size=None) as socket:
+        for message in messages[: len(messages) // 2]:
+            await socket.send(json.dumps(message))
+            await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(wait_until, lambda: standin.server.in_flight == 1)
+    # The socket is closed without a final chunk: the gateway aborts the model's engine request.
+    assert await asyncio.to_thread(wait_until, lambda: standin.server.in_flight == 0)
+    assert standin.server.aborted == 1
