@@ -3,8 +3,9 @@
 It is a real aiohttp server on loopback that answers the routes the gateway uses the way
 vLLM does, field for field: ``GET /health``, ``GET /v1/models``,
 ``POST /v1/audio/transcriptions`` (multipart form) and ``POST /v1/chat/completions``
-(JSON, optionally streamed as server-sent events), and its load as vLLM publishes it: ``GET /metrics``
-(running/waiting/KV-cache gauges with real counts) and ``GET /load`` (``load.py``).  Audio really is decoded (PyAV, to
+(JSON, optionally streamed as server-sent events), its load as vLLM publishes it: ``GET /metrics``
+(running/waiting/KV-cache gauges with real counts) and ``GET /load`` (``load.py``), and for a realtime
+model (``realtime=True``) vLLM's ``WS /v1/realtime`` (``realtime.py``).  Audio really is decoded (PyAV, to
 16 kHz mono float32) so tests can prove it arrived intact, and every request is
 recorded for assertions.  Instead of a model, a ``transcriber`` / ``answerer`` callable
 produces the text; ``speed`` and ``delay_seconds`` simulate the time a GPU would take.
@@ -45,6 +46,7 @@ Run standalone (until killed): ``python -m tests.standin_vllm --port 8000 --spee
 """
 
 from tests.standin_vllm.audio import INVALID_AUDIO
+from tests.standin_vllm.realtime import DEFAULT_REALTIME_MODEL
 from tests.standin_vllm.records import RecordedAudio, RecordedRequest
 from tests.standin_vllm.server import StandInVLLM
 from tests.standin_vllm.voxtral import (
@@ -57,6 +59,7 @@ from tests.standin_vllm.voxtral import (
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_REALTIME_MODEL",
     "INVALID_AUDIO",
     "MODEL_SAMPLE_RATE",
     "RecordedAudio",

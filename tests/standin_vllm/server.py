@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from tests.standin_vllm import chat, load, transcription
+from tests.standin_vllm import chat, load, realtime, transcription
 from tests.standin_vllm.audio import decode_audio
 from tests.standin_vllm.engine import KEEP_ALIVE_SECONDS, EngineState
 from tests.standin_vllm.errors import VLLMError
@@ -52,6 +52,8 @@ class StandInVLLM:
         transcriber: Transcriber | None = None,
         answerer: Answerer | None = None,
         max_model_len: int = 32768,
+        realtime: bool = False,
+        realtime_step_seconds: float = 0.48,
         keepalive_seconds: float = KEEP_ALIVE_SECONDS,
         max_num_queued_reqs: int | None = None,
         tokenizer_version: int = 7,
@@ -59,6 +61,8 @@ class StandInVLLM:
         max_num_seqs: int = 256,
         server_load_tracking: bool = False,
     ) -> None:
+        """`realtime`: the model has vLLM's realtime task (Voxtral Realtime), so WS /v1/realtime is served
+        (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there."""
         self.model = model
         self.speed = speed
         self.delay_seconds = delay_seconds
@@ -67,6 +71,8 @@ class StandInVLLM:
         self.transcriber = transcriber or default_transcriber
         self.answerer = answerer or default_answerer
         self.max_model_len = max_model_len
+        self.realtime = realtime
+        self.realtime_step_seconds = realtime_step_seconds
         self.keepalive_seconds = keepalive_seconds
         self.tokenizer_version = tokenizer_version
         """mistral_common's tokenizer version (Voxtral Mini 3B: v7, which refuses system + audio)."""
@@ -93,6 +99,7 @@ class StandInVLLM:
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         load.register(app, self)
+        app.router.add_get(realtime.ENDPOINT, realtime.route(self))
         self._runner = web.AppRunner(
             app, handler_cancellation=True, access_log=None, keepalive_timeout=self.keepalive_seconds
         )
@@ -103,6 +110,7 @@ class StandInVLLM:
         return self.base_url
 
     async def stop(self) -> None:
+        await realtime.close_sockets(self)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

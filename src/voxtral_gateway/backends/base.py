@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from typing import ClassVar, Literal
 
 import msgspec
+import numpy as np
 
 from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
-from voxtral_gateway.errors import NotSupportedByBackend
+from voxtral_gateway.errors import GatewayError, NotSupportedByBackend
 
 UNDERSTANDING_NEEDS_VOXTRAL = (
     "audio understanding needs the Voxtral backend: serve mistralai/Voxtral-Mini-3B-2507 with vLLM "
@@ -61,6 +62,74 @@ class BackendHealth(msgspec.Struct, kw_only=True):
     detail: str | None = None
     members: list[BackendMemberHealth] = msgspec.field(default_factory=list)
     """Each server of a pool (empty for a single engine)."""
+
+
+REALTIME_SAMPLE_RATE = 16_000
+"""The rate of the audio a realtime session takes (Voxtral Realtime's)."""
+
+
+class RealtimeUsage(msgspec.Struct, kw_only=True, frozen=True):
+    """The model's token counts for one turn."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int | None = 0
+    total_tokens: int = 0
+
+
+class RealtimeDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """Text the model added to the turn in progress (may be empty: a step that produced no word)."""
+
+    text: str
+
+
+class RealtimeDone(msgspec.Struct, kw_only=True, frozen=True):
+    """The turn is finished: its whole text (the deltas joined) and usage."""
+
+    text: str
+    usage: RealtimeUsage | None = None
+
+
+class RealtimeTurnFailed(msgspec.Struct, kw_only=True, frozen=True):
+    """The model failed the turn in progress (a committed one if any is waiting, else the one being
+    appended): no done will come for it. The session goes on; the next audio starts a new turn."""
+
+    error: GatewayError
+
+
+RealtimeEvent = RealtimeDelta | RealtimeDone | RealtimeTurnFailed
+
+
+class RealtimeSession(abc.ABC):
+    """A streaming transcription with a realtime model: audio in as it comes, text out as it is decoded.
+
+    A session is already open when a backend returns it; use it as `async with session:` to close it.
+    Per turn: `append` audio (several times), then `commit`; `events` yields `RealtimeDelta`s as text is
+    decoded and a `RealtimeDone` once the turn's audio is all transcribed, or `RealtimeTurnFailed` when
+    the model failed that turn. Audio appended after `commit` belongs to the next turn. A session that
+    cannot go on raises a `GatewayError` (`UpstreamUnavailable`, `UpstreamError`...) from whichever call
+    meets it."""
+
+    async def __aenter__(self) -> RealtimeSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def append(self, samples: np.ndarray) -> None:
+        """More audio of the current turn: float32 mono at `REALTIME_SAMPLE_RATE`."""
+
+    @abc.abstractmethod
+    async def commit(self) -> None:
+        """The current turn's audio is complete: its `RealtimeDone` follows its last deltas."""
+
+    @abc.abstractmethod
+    def events(self) -> AsyncIterator[RealtimeEvent]:
+        """The deltas and dones of every turn, in order; ends when the session is closed."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the session (a turn in progress is abandoned)."""
 
 
 class SpeechBackend(abc.ABC):
@@ -117,3 +186,8 @@ class SpeechBackend(abc.ABC):
     ) -> AsyncIterator[AnswerDelta]:
         """The same answer, as it is generated."""
         raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)
+
+    async def realtime_session(self, options: TranscriptionOptions) -> RealtimeSession | None:
+        """An open streaming session with a realtime model, or None when the backend has none (then
+        live audio is cut into utterances, each transcribed whole)."""
+        return None

@@ -34,6 +34,7 @@ from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, Samp
 from voxtral_gateway.backends.load import LoadWeights, ReplicaLoad, routing_score, scrape
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.backends.vllm import VLLMBackend
+from voxtral_gateway.backends.vllm_realtime import VLLMRealtime, VLLMRealtimeSession
 from voxtral_gateway.errors import GatewayError, UpstreamDisconnected, UpstreamUnreachable
 from voxtral_gateway.observability import metrics
 from voxtral_gateway.settings import TimeoutSettings, VLLMSettings
@@ -125,6 +126,7 @@ class VLLMPool(SpeechBackend):
         # A scrape older than a few intervals (the server stopped answering /metrics) is not trusted.
         self._load_max_age: float | None = 3 * self._load_interval if self._by_load else None
         self._scraper: asyncio.Task[None] | None = None
+        self.realtime = VLLMRealtime(vllm, timeouts, self.members, self._choose)
 
     @property
     def base_url(self) -> str | None:
@@ -137,6 +139,7 @@ class VLLMPool(SpeechBackend):
         self._checker = asyncio.create_task(self._check_forever(), name="vllm-pool-health")
         if self._by_load and len(self.members) > 1:
             self._scraper = asyncio.create_task(self._scrape_forever(), name="vllm-pool-load")
+        await self.realtime.start()
 
     async def close(self) -> None:
         for task in (self._checker, self._scraper):
@@ -147,6 +150,7 @@ class VLLMPool(SpeechBackend):
         self._checker = self._scraper = None
         for member in self.members:
             await member.backend.close()
+        await self.realtime.close()
 
     # --- health --------------------------------------------------------------------------------
 
@@ -282,6 +286,9 @@ class VLLMPool(SpeechBackend):
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
+
+    async def realtime_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
+        return await self.realtime.open_session(options)
 
     async def chat_stream(
         self, messages: list[ChatMessage], sampling: SamplingParams

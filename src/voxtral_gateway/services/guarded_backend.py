@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends.base import (
     BackendHealth,
+    RealtimeSession,
     SpeechBackend,
     Transcript,
     TranscriptDelta,
@@ -72,6 +73,9 @@ class GuardedBackend(SpeechBackend):
 
     async def health(self) -> BackendHealth:
         return await self.inner.health()
+
+    async def realtime_session(self, options: TranscriptionOptions) -> RealtimeSession | None:
+        return await self.inner.realtime_session(options)
 
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         async with self._measured("transcribe", [audio]):

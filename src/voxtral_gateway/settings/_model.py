@@ -55,6 +55,7 @@ class VLLMSettings(
         "max_audio_seconds": "voxtral_max_audio_seconds",
         "backends": "voxtral_backends",
         "health_interval_seconds": "backend_health_interval_seconds",
+        "realtime": "voxtral_realtime",
         "keepalive_seconds": "voxtral_keepalive_seconds",
         "routing": "backend_routing",
         "load_interval_seconds": "backend_load_interval_seconds",
@@ -75,6 +76,10 @@ class VLLMSettings(
     """Several vLLM servers (comma-separated base URLs); VOXTRAL_HOST/PORT is the one-server shorthand."""
     health_interval_seconds: PositiveFloat = 5.0
     """How often each server of the pool is probed (a failing one is taken out, then put back)."""
+    realtime: Literal["auto", "on", "off"] = "auto"
+    """Whether the model is a realtime one (Voxtral Realtime: vLLM's WS /v1/realtime), so live sessions
+    stream their audio to it. `auto`: a WebSocket handshake tells, at start-up (vLLM's /v1/models does
+    not say); `on`/`off`: trust the setting."""
     keepalive_seconds: PositiveFloat = 4.0
     """How long an idle pooled connection to vLLM is kept. Below vLLM's own idle timeout
     (VLLM_HTTP_TIMEOUT_KEEP_ALIVE, 5 s), so the gateway, not vLLM, closes idle connections."""

@@ -38,6 +38,7 @@ from voxtral_gateway.services.live.segmenter import (
     UtteranceOpened,
     UtteranceSegmenter,
 )
+from voxtral_gateway.services.live.streaming_transcriber import StreamingTranscriber
 from voxtral_gateway.services.live.transcriber import UtteranceTranscriber
 from voxtral_gateway.services.live.turns import ClientTurns, ServerVad, TurnDetection, endpoint_rules
 
@@ -117,7 +118,7 @@ class LiveSession:
         self._clearing = False
         self._max_samples = int(config.max_audio_seconds * TARGET_SAMPLE_RATE)
         self._over_limit = False
-        self._transcriber = UtteranceTranscriber(
+        self._transcriber: UtteranceTranscriber | StreamingTranscriber = UtteranceTranscriber(
             backend=collaborators.backend,
             config=config,
             segmenter=self._segmenter,
@@ -218,6 +219,7 @@ class LiveSession:
         final and `Done`. A `SessionEnded` or `GatewayError` from either ends the input early; it is
         emitted last, as a fatal `Error`, and returned (None after a normal end)."""
         ending: Error | None = None
+        await self._use_streaming_model()
         try:
             try:
                 await receive()
@@ -246,6 +248,28 @@ class LiveSession:
             self._emit(ending)
         return ending
 
+    async def _use_streaming_model(self) -> None:
+        """With a realtime model (Voxtral Realtime), the audio streams to it as it is decoded and its text
+        comes back as it decodes (`streaming_transcriber.py`), instead of each utterance transcribed
+        whole. If its session cannot be opened, the utterances go to the backend as usual."""
+        try:
+            model_session = await self.backend.realtime_session(TranscriptionOptions(language=self._language))
+        except GatewayError as exc:
+            log.warning("stream_realtime_unavailable", session_id=self.session_id, error=exc.message)
+            return
+        if model_session is None:
+            return
+        language = self._transcriber.language
+        self._transcriber = StreamingTranscriber(
+            session=model_session,
+            config=self.config,
+            segmenter=self._segmenter,
+            send=self._emit,
+            session_id=self.session_id,
+            language_of=self._collaborators.language_of,
+        )
+        self._transcriber.language = language
+
     def abort(self) -> None:
         """The client is gone: cancel every transcription at once (their upstream requests with them)
         and emit nothing more."""
@@ -266,6 +290,7 @@ class LiveSession:
         room = self._max_samples - self._segmenter.total_samples
         if len(samples) > room:
             samples, self._over_limit = samples[: max(room, 0)], True
+        self._transcriber.on_audio(samples)
         return self._segmenter.push(samples, mark)
 
     def _flush_decoder(self) -> list[SegmenterEvent]:

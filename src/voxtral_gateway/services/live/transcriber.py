@@ -66,6 +66,9 @@ class UtteranceTranscriber:
         """Audio of utterances whose final has not been transcribed yet."""
         return self._buffered_samples / TARGET_SAMPLE_RATE
 
+    def on_audio(self, samples: np.ndarray) -> None:
+        """Decoded audio: a batch model gets it per utterance (`on_segments`), nothing to do here."""
+
     def on_segments(self, events: list[Any]) -> None:
         """Start a final for each finished utterance; account for dropped ones."""
         for event in events:
