@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.live import serve_live_socket
@@ -24,7 +25,7 @@ def _refusal(exc: GatewayError, close_code: int) -> ErrorMessage:
 
 
 @websocket(STREAM_PATH, name="stream_transcribe")
-async def stream_transcribe(socket: WebSocket, runtime: Runtime) -> None:
+async def stream_transcribe(socket: WebSocket, runtime: NamedDependency[Runtime]) -> None:
     """Live transcription; the protocol is in the README ("Live transcription (WebSocket)")."""
     await serve_live_socket(
         socket,

@@ -8,6 +8,7 @@ import secrets
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.error_wire import mistral_realtime_error
@@ -24,7 +25,7 @@ def _refusal(exc: GatewayError, close_code: int) -> msgspec.Struct:
 
 
 @websocket(MISTRAL_REALTIME_PATH, name="mistral_realtime")
-async def mistral_realtime(socket: WebSocket, runtime: Runtime) -> None:
+async def mistral_realtime(socket: WebSocket, runtime: NamedDependency[Runtime]) -> None:
     """Mistral realtime transcription (`?model=`); see docs/realtime.md."""
     model = socket.query_params.get("model") or runtime.live.model_name
 

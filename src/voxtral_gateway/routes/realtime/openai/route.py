@@ -8,6 +8,7 @@ import secrets
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 
 from voxtral_gateway.errors import GatewayError, InvalidRequest
 from voxtral_gateway.routes.error_wire import openai_realtime_error
@@ -24,7 +25,7 @@ def _refusal(exc: GatewayError, close_code: int) -> msgspec.Struct:
 
 
 @websocket(OPENAI_REALTIME_PATH, name="openai_realtime")
-async def openai_realtime(socket: WebSocket, runtime: Runtime) -> None:
+async def openai_realtime(socket: WebSocket, runtime: NamedDependency[Runtime]) -> None:
     """OpenAI Realtime API, transcription sessions (`?intent=transcription`); see docs/realtime.md."""
     model = socket.query_params.get("model")
     intent = socket.query_params.get("intent")
