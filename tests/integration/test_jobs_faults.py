@@ -16,8 +16,8 @@ import pytest
 
 from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import GatewayProcess
-from tests.support.jobs_processes import DurableRedis, WebhookReceiver, wait_for_status
-from tests.support.redis_server import delete_prefix, unique_prefix
+from tests.support.jobs_processes import WebhookReceiver, wait_for_status
+from tests.support.redis_server import PrivateRedis, delete_prefix, unique_prefix
 from tests.support.standin_process import StandInProcess
 
 MODEL = "mistralai/Voxtral-Mini-3B-2507"
@@ -100,7 +100,7 @@ def test_jobs_queued_while_redis_restarts_all_complete_once(tmp_path: Path, audi
     with (
         StandInProcess(tmp_path, speed=15) as standin,
         WebhookReceiver() as receiver,
-        DurableRedis(tmp_path / "redis") as redis_server,
+        PrivateRedis(tmp_path / "redis", durable=True) as redis_server,
     ):
         env = _env(standin, redis_server.url, prefix, tmp_path / "blobs", receiver, JOBS_WORKERS="1")
         with (

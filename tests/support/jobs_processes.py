@@ -1,5 +1,5 @@
-"""Processes for the job tests and benchmark: a Redis that keeps its data
-across a restart, and a webhook receiver that checks signatures and can go down and come back."""
+"""Processes for the job tests and benchmark: a webhook receiver that checks signatures and can go down
+and come back."""
 
 from __future__ import annotations
 
@@ -7,73 +7,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import shutil
-import signal
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import msgspec
-import redis
 from aiohttp import web
 
 from tests.support.gateway_process import free_port
-
-
-class DurableRedis:
-    """A private `redis-server` with an append-only file synced on every write: stop it (even with
-    SIGKILL) and start it again on the same port, and the data is still there."""
-
-    def __init__(self, data_dir: Path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.data_dir = data_dir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 10.0) -> DurableRedis:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.data_dir),
-                "--save", "",
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-            ],
-            stdout=(self.data_dir / "redis.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-                try:
-                    if client.ping():
-                        return self
-                finally:
-                    client.close()
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(5)
-        self.process = None
-
-    def __enter__(self) -> DurableRedis:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
 
 
 class ReceivedWebhook(msgspec.Struct, frozen=True):

@@ -43,20 +43,31 @@ def keys_under(url: str, prefix: str) -> list[str]:
 
 
 class PrivateRedis:
-    """A throw-away `redis-server` on a free loopback port (no persistence): kill it, start it again."""
+    """A throw-away `redis-server` on a free loopback port: kill it, start it again on the same port.
 
-    def __init__(self, log_dir: Path):
+    `durable`: an append-only file in `log_dir`, synced on every write, so the data outlives a SIGKILL
+    and a restart; otherwise nothing is kept."""
+
+    def __init__(self, log_dir: Path, durable: bool = False):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log_dir = log_dir
         self.log_path = log_dir / f"redis-{self.port}.log"
+        self.durable = durable
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> PrivateRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        persistence = (
+            ["--dir", str(self.log_dir), "--appendonly", "yes", "--appendfsync", "always"]
+            if self.durable
+            else ["--appendonly", "no"]
+        )
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence],
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
@@ -81,3 +92,9 @@ class PrivateRedis:
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port)
+
+    def __enter__(self) -> PrivateRedis:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()

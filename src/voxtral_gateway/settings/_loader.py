@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +61,21 @@ def _grouped(values: Mapping[str, Any]) -> dict[str, Any]:
     return grouped
 
 
+_PARSERS: dict[type, Callable[[Any], Any]] = {
+    BackendURLs: BackendURLs.parse,
+    TrustedProxies: TrustedProxies.parse,
+    ModelAliases: ModelAliases.parse,
+}
+"""The setting types parsed once from their raw text (environment) or list/table (TOML)."""
+
+
 def _parsed(kind: type, value: Any) -> Any:
-    if kind is BackendURLs:
-        return BackendURLs.parse(value)
-    if kind is TrustedProxies:
-        return TrustedProxies.parse(value)
-    if kind is ModelAliases:
-        return ModelAliases.parse(value)
-    raise NotImplementedError(kind)
+    """msgspec's `dec_hook` for the types in `_PARSERS`."""
+    parse = _PARSERS.get(kind)
+    if parse is None:
+        # msgspec's dec_hook protocol: NotImplementedError says "not a type this hook converts".
+        raise NotImplementedError(kind)
+    return parse(value)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

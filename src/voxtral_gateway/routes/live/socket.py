@@ -17,8 +17,9 @@ import structlog
 from litestar import WebSocket
 
 from voxtral_gateway.errors import GatewayError
-from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code
+from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code, ws_close_code
 from voxtral_gateway.runtime import Runtime
+from voxtral_gateway.services.live import Error
 from voxtral_gateway.services.live.config import StreamConfig
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,14 @@ class Close(msgspec.Struct, frozen=True):
 
     code: int
     reason: str = ""
+
+
+def close_for(ending: Error | None) -> Close:
+    """How the socket closes once its session has run: normally, or with the close code of the fatal
+    error that ended it (`LiveSession.run`'s result)."""
+    if ending is None:
+        return Close(CLOSE_NORMAL)
+    return Close(ws_close_code(ending.error), ending.error.code)
 
 
 class LiveAdapter(Protocol):

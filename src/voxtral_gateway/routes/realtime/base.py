@@ -11,8 +11,7 @@ from typing import Any
 import msgspec
 
 from voxtral_gateway.errors import GatewayError, InvalidRequest
-from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, ws_close_code
-from voxtral_gateway.routes.live import Close, Inbound
+from voxtral_gateway.routes.live import Inbound, close_for
 from voxtral_gateway.services.live import (
     LatencyHistogram,
     LiveEvent,
@@ -78,9 +77,7 @@ class RealtimeAdapter(abc.ABC):
         except asyncio.CancelledError:
             self._aborted = True
             raise
-        close = (
-            Close(CLOSE_NORMAL) if ending is None else Close(ws_close_code(ending.error), ending.error.code)
-        )
+        close = close_for(ending)
         self.close_code = close.code
         if not self._aborted:
             self.outbox.put_nowait(close)

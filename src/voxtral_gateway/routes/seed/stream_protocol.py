@@ -14,8 +14,8 @@ from typing import Any, Literal
 import msgspec
 
 from voxtral_gateway.errors import GatewayError, StreamProtocolViolation
-from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, ws_close_code
-from voxtral_gateway.routes.live import Close, Inbound
+from voxtral_gateway.routes.error_wire import ws_close_code
+from voxtral_gateway.routes.live import Close, Inbound, close_for
 from voxtral_gateway.routes.seed.stream_notices import chunk_id_of, notice_message
 from voxtral_gateway.routes.seed.stream_ordering import ChunkSequencer, Released
 from voxtral_gateway.schemas.stream import (
@@ -116,9 +116,7 @@ class SeedStream:
         except asyncio.CancelledError:
             self._aborted = True
             raise
-        close = (
-            Close(CLOSE_NORMAL) if ending is None else Close(ws_close_code(ending.error), ending.error.code)
-        )
+        close = close_for(ending)
         self.close_code = close.code
         if not self._aborted:
             self.outbox.put_nowait(close)
