@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -77,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     # Set before the workers start (and before anything imports prometheus_client): /metrics then
     # adds up every worker's counters.
+    # Workers start as fresh interpreters, not forks: a forked worker inherits granian's main-process
+    # SIGTERM handler, which swallows a SIGTERM that arrives while the worker is still starting, and
+    # the worker then runs until granian kills it (workers_kill_timeout). Fresh, it stops at once.
+    multiprocessing.set_start_method("spawn", force=True)
     with metrics_directory():
         Granian(
             APP_FACTORY,

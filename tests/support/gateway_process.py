@@ -50,13 +50,22 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.logs()}")
             try:
                 response = httpx.get(f"{self.base_url}/health/", timeout=2)
-                if response.status_code == 200 or (not expect_ready and response.status_code == 503):
+                answered = response.status_code == 200 or (not expect_ready and response.status_code == 503)
+                if answered and self._all_workers_started():
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gateway did not become healthy in {timeout} s:\n{self.logs()}")
+
+    def _all_workers_started(self) -> bool:
+        """/health/ answers once one worker is up; a test that signals the server waits for all of them."""
+        workers = int(self.env.get("WORKERS", "1"))
+        if "--workers" in self.args:
+            workers = int(self.args[self.args.index("--workers") + 1])
+        logs = self.logs()
+        return all(f"Started worker-{n}" in logs for n in range(1, workers + 1))
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
