@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -12,8 +13,17 @@ from tests.support.gateway_process import ROOT, GatewayProcess
 
 
 def _worker_pids(main_pid: int) -> list[int]:
+    """The main process's children that are granian workers (spawned interpreters), leaving out
+    multiprocessing's resource tracker, which the spawn start method adds."""
     out = subprocess.run(["pgrep", "-P", str(main_pid)], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return [int(pid) for pid in out.split() if b"spawn_main" in _cmdline(pid)]
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # it exited since pgrep saw it
+        return b""
 
 
 def test_help_lists_the_seed_flags():
