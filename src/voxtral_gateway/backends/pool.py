@@ -303,6 +303,9 @@ class VLLMPool(SpeechBackend):
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
 
+    async def serves_realtime(self) -> bool:
+        return await self.realtime.serves()
+
     async def realtime_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
         return await self.realtime.open_session(options)
 
