@@ -64,6 +64,11 @@ WORKDIR /app
 COPY run_server.py ./
 COPY config/ ./config/
 
+# Where compose keeps job uploads (JOBS_BLOB_DIR): owned by the gateway user, so a named volume mounted
+# here starts out writable by it.
+RUN mkdir -p /var/lib/voxtral-gateway/job-uploads \
+ && chown -R 10001:10001 /var/lib/voxtral-gateway
+
 USER 10001:10001
 
 EXPOSE 8080

@@ -137,3 +137,51 @@ def test_streamed_text_arrives_as_it_is_generated(
     assert len(deltas) > 3
     assert "".join(d for _, d in deltas) == events[-1]["text"]
     assert events[-1]["type"] == "transcript.text.done"
+
+
+def _streamed_chat(client: httpx.Client, wav: bytes) -> tuple[httpx.Response, list[str]]:
+    """A streamed chat completion: the response, and the `data:` payloads it carried."""
+    audio = {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode(), "format": "wav"}}
+    body = {
+        "model": MODEL,
+        "stream": True,
+        "messages": [{"role": "user", "content": [audio, {"type": "text", "text": "What is said?"}]}],
+    }
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.read()
+    return response, [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_one_busy_server_refuses_a_streamed_chat_with_503_and_retry_after(
+    client: httpx.Client, standin: ThreadedStandIn, audio_fixtures: FixtureSet
+):
+    wav = audio_fixtures.speech("wav", 16000, 1).path.read_bytes()
+    standin.server.engine.max_num_queued_reqs = 0
+    try:
+        response, _ = _streamed_chat(client, wav)
+    finally:
+        standin.server.engine.max_num_queued_reqs = None
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["error"]["code"] == "model_busy"
+    assert [r.status for r in standin.server.requests] == [503]
+
+
+def test_a_busy_server_of_a_pool_is_failed_over_for_streamed_chat(audio_fixtures: FixtureSet):
+    """The 503 comes before any byte of the answer, so the request is sent to the other server, and
+    the client sees one whole stream from it."""
+    wav = audio_fixtures.speech("wav", 16000, 1).path.read_bytes()
+    with ThreadedStandIn(max_num_queued_reqs=0) as busy, ThreadedStandIn() as free:
+        env = {"VOXTRAL_BACKENDS": f"{busy.base_url},{free.base_url}", "BACKEND_ROUTING": "local"}
+        with sync_client(gateway_app(env)) as client:
+            results = [_streamed_chat(client, wav) for _ in range(4)]
+    for response, payloads in results:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert payloads[-1] == "[DONE]"
+        assert "".join(
+            c["delta"].get("content") or "" for p in payloads[:-1] for c in json.loads(p)["choices"]
+        )
+    assert len(free.server.requests) == 4 and all(r.stream for r in free.server.requests)
+    # Routing rotates between the two idle servers, so the busy one was chosen first at least once.
+    assert busy.server.requests and {r.status for r in busy.server.requests} == {503}

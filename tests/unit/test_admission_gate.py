@@ -139,3 +139,28 @@ async def test_a_zero_queue_refuses_as_soon_as_the_slots_are_taken():
             pass
     release.set()
     await holder
+
+
+async def test_a_held_slot_counts_until_released_once_and_hands_over_to_a_waiter():
+    g = gate(max_in_flight=1, queue_limit=1)
+    release = await g.hold()
+    assert g.in_flight == 1
+    waiter = asyncio.create_task(g.hold())
+    await settle()
+    assert g.queued == 1
+    with pytest.raises(Overloaded):  # one running, one waiting: full
+        await g.hold()
+    release()
+    second = await waiter
+    release()  # a second call gives nothing back twice
+    assert (g.in_flight, g.queued) == (1, 0)
+    second()
+    assert (g.in_flight, g.queued) == (0, 0)
+
+
+async def test_a_held_slot_does_not_enter_the_expected_wait():
+    g = gate(max_in_flight=1, queue_limit=5, max_wait_seconds=1.0)
+    release = await g.hold()
+    await asyncio.sleep(0.05)
+    release()
+    assert g.expected_wait(1) is None  # no request has finished: nothing to judge by

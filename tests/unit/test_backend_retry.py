@@ -10,6 +10,7 @@ from voxtral_gateway.backends.base import TranscriptionOptions
 from voxtral_gateway.backends.pool import VLLMPool
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.errors import (
+    UpstreamBusy,
     UpstreamDisconnected,
     UpstreamError,
     UpstreamRejected,
@@ -80,8 +81,9 @@ def test_failover_policies():
 
 
 class _Server:
-    def __init__(self, error: Exception | None):
+    def __init__(self, error: Exception | None, deltas_before_error: int = 0):
         self.error = error
+        self.deltas_before_error = deltas_before_error
         self.calls = 0
 
     async def transcribe(self, audio, options):
@@ -89,6 +91,14 @@ class _Server:
         if self.error is not None:
             raise self.error
         return "transcript"
+
+    async def chat_stream(self, messages, sampling):
+        self.calls += 1
+        for n in range(self.deltas_before_error):
+            yield f"delta {n}"
+        if self.error is not None:
+            raise self.error
+        yield "last"
 
 
 def _pool_with(*servers: _Server) -> VLLMPool:
@@ -115,3 +125,33 @@ async def test_one_server_is_tried_once():
     with pytest.raises(UpstreamUnreachable):
         await _pool_with(alone).transcribe(None, TranscriptionOptions())  # type: ignore[arg-type]
     assert alone.calls == 1
+
+
+async def _streamed_chat(pool: VLLMPool) -> list[str]:
+    return [delta async for delta in pool.chat_stream([], None)]  # type: ignore[arg-type,misc]
+
+
+async def test_a_streamed_chat_refused_before_its_first_delta_goes_to_another_server():
+    busy, free = _Server(UpstreamBusy("queue full", retry_after_seconds=1)), _Server(None)
+    pool = _pool_with(busy, free)
+    pool.members[1].in_flight = 1  # the busy server is chosen first
+    assert await _streamed_chat(pool) == ["last"]
+    assert (busy.calls, free.calls) == (1, 1)
+    assert pool.members[0].state == "healthy"  # busy is not down
+    assert [member.in_flight for member in pool.members] == [0, 1]
+
+
+async def test_a_streamed_chat_is_never_failed_over_once_a_delta_was_passed_on():
+    # Whatever the error (even one the policy retries), a second server would start a new answer.
+    failing, other = (
+        _Server(UpstreamBusy("queue full", retry_after_seconds=1), deltas_before_error=1),
+        _Server(None),
+    )
+    pool = _pool_with(failing, other)
+    pool.members[1].in_flight = 1
+    received: list[str] = []
+    with pytest.raises(UpstreamBusy):
+        async for delta in pool.chat_stream([], None):  # type: ignore[arg-type]
+            received.append(delta)
+    assert received == ["delta 0"]
+    assert (failing.calls, other.calls) == (1, 0)

@@ -304,10 +304,46 @@ def test_every_service_has_a_health_check(compose: dict[str, Any]):
     assert argv_of(compose["services"]["redis"]["healthcheck"]["test"])[1:] == ["redis-cli", "ping"]
 
 
-def test_redis_keeps_nothing_on_disk(compose: dict[str, Any]):
-    argv = argv_of(compose["services"]["redis"]["command"])
-    assert argv[argv.index("--save") + 1] == ""
-    assert argv[argv.index("--appendonly") + 1] == "no"
+def named_volume_at(model: dict[str, Any], service: str, path: str) -> str:
+    """The named volume (declared at the top level, not a bind mount) mounted at `path` in `service`."""
+    for mount in model["services"][service].get("volumes") or []:
+        if isinstance(mount, dict):
+            kind, source, target = mount.get("type", "volume"), mount.get("source", ""), mount["target"]
+        else:
+            source, _, rest = str(mount).partition(":")
+            target, kind = rest.partition(":")[0], "volume"
+        if target.rstrip("/") == path.rstrip("/"):
+            assert kind == "volume" and source in (model.get("volumes") or {}), f"{service}: {mount!r}"
+            return source
+    raise AssertionError(f"{service} has no volume at {path}")
+
+
+@pytest.mark.parametrize("files", [(COMPOSE,), (COMPOSE, COMPOSE_CPU)], ids=["gpu", "cpu"])
+def test_redis_keeps_the_jobs_in_an_append_only_file_on_a_named_volume(files):
+    """Queued jobs live in Redis: a restart of its container must not lose them."""
+    model = load_compose(*files)
+    flags = flags_of(argv_of(model["services"]["redis"]["command"]))
+    assert flags["appendonly"] == "yes"
+    assert flags["appendfsync"] in ("everysec", "always"), "at most a second lost"
+    assert flags.get("maxmemory_policy", "noeviction") == "noeviction", "state is refused, never dropped"
+    named_volume_at(model, "redis", flags.get("dir", "/data"))
+
+
+@pytest.mark.parametrize("files", [(COMPOSE,), (COMPOSE, COMPOSE_CPU)], ids=["gpu", "cpu"])
+def test_job_uploads_are_kept_on_a_named_volume_the_gateway_user_owns(files, monkeypatch, tmp_path):
+    model = load_compose(*files)
+    env = {k: interpolate(v) for k, v in environment_of(model["services"]["gateway"]).items() if v}
+    monkeypatch.chdir(tmp_path)
+    blob_dir = load_settings(env).jobs.blob_dir
+    assert blob_dir.startswith("/"), "relative to /app, which the gateway user cannot write"
+    named_volume_at(model, "gateway", blob_dir)
+    # A new named volume takes the owner of the image's directory: the image's user must own it.
+    final = final_stage(parse_dockerfile(DOCKERFILE.read_text()))
+    user = final.all("USER")[-1].split(":")[0]
+    assert any(
+        f"mkdir -p {blob_dir}" in run and re.search(rf"chown (-R )?{user}(:\d+)? ", run)
+        for run in final.all("RUN")
+    ), f"the image must create {blob_dir} owned by {user}"
 
 
 def test_gateway_waits_for_healthy_redis_and_vllm(compose: dict[str, Any]):

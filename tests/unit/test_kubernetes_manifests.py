@@ -449,12 +449,27 @@ def test_redis_keeps_its_data_on_a_volume_as_a_non_root_user(docs: list[Doc]):
     argv = main["args"]
     assert argv[argv.index("--appendonly") + 1] == "yes"
     assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction", "state is refused, never dropped"
+    assert argv[argv.index("--appendfsync") + 1] in ("everysec", "always"), "at most a second lost"
     data_dir = argv[argv.index("--dir") + 1]
-    assert "claim" in _writable_mounts(redis, main)[data_dir]
+    claim = _writable_mounts(redis, main)[data_dir]["claim"]
+    # The append-only file holds what memory holds, and is rewritten beside itself: room for twice that.
+    storage = _bytes(claim["spec"]["resources"]["requests"]["storage"])
+    assert storage >= 2 * _bytes(argv[argv.index("--maxmemory") + 1])
     assert pod_spec(redis)["securityContext"]["runAsNonRoot"] is True
     assert main["securityContext"]["readOnlyRootFilesystem"] is True
     assert main["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert main["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+
+
+def _bytes(quantity: str) -> int:
+    """A Kubernetes quantity (`2Gi`, `2G`) or a Redis memory size (`400mb`, `400m`) in bytes: `Mi` and
+    Redis's `mb` are binary, `M` and Redis's `m` decimal."""
+    number, unit = re.fullmatch(r"(\d+)\s*([A-Za-z]*)", quantity.strip()).groups()  # type: ignore[union-attr]
+    factors = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
+    factors |= {
+        suffix: 1024 ** (1 + "kmg".index(suffix[0])) for suffix in ("kb", "ki", "mb", "mi", "gb", "gi")
+    }
+    return int(number) * factors[unit.lower()]
 
 
 # --- vLLM --------------------------------------------------------------------------------------------------

@@ -187,6 +187,11 @@ class SpeechBackend(abc.ABC):
         """The same answer, as it is generated."""
         raise NotSupportedByBackend(UNDERSTANDING_NEEDS_VOXTRAL)
 
+    async def serves_realtime(self) -> bool:
+        """Whether `realtime_session` would open a session (asking the model server once if needed):
+        the gateway admits a session before it is opened."""
+        return False
+
     async def realtime_session(self, options: TranscriptionOptions) -> RealtimeSession | None:
         """An open streaming session with a realtime model, or None when the backend has none (then
         live audio is cut into utterances, each transcribed whole)."""

@@ -6,7 +6,8 @@ itself, scraped every BACKEND_LOAD_INTERVAL_SECONDS, plus what this worker sent 
 (`backends.load.routing_score`), so that every worker of every gateway sees the same picture; for a
 server whose scrape failed, and with BACKEND_ROUTING=local, the requests this worker has in flight there. A server whose probe fails, or that a request cannot reach,
 is taken out until a probe succeeds. Failover follows `backends.retry`: a transcription (idempotent)
-that hit a connection error is retried once on another server, a chat only when it never reached one.
+that hit a connection error is retried once on another server, a chat only when it never reached one
+(or its full queue refused it); a stream only before its first piece.
 With every server out, requests are still tried (least loaded first): the pool never refuses work on
 stale health alone."""
 
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from typing import Literal, TypeVar
 
 import structlog
@@ -42,6 +43,7 @@ from voxtral_gateway.settings import TimeoutSettings, VLLMSettings
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+S = TypeVar("S")
 MemberState = Literal["healthy", "unhealthy", "unknown"]
 _CONNECTION_ERRORS = (UpstreamUnreachable, UpstreamDisconnected)
 
@@ -261,43 +263,59 @@ class VLLMPool(SpeechBackend):
             lambda backend: backend.transcribe(audio, options), TRANSCRIPTION_FAILOVER
         )
 
-    async def transcribe_stream(
+    def transcribe_stream(
         self, audio: DecodedAudio, options: TranscriptionOptions
     ) -> AsyncIterator[TranscriptDelta | Transcript]:
         """Streamed from one server; failover as `transcribe`'s, but only before its first piece."""
-        policy = TRANSCRIPTION_FAILOVER.at_most(len(self.members))
+        return self._streamed_with_failover(
+            lambda backend: backend.transcribe_stream(audio, options), TRANSCRIPTION_FAILOVER
+        )
+
+    async def _streamed_with_failover(
+        self, open_stream: Callable[[VLLMBackend], AsyncIterator[S]], policy: RetryPolicy
+    ) -> AsyncIterator[S]:
+        """A stream from the best server; an error the policy retries sends the request to another
+        server, but only while nothing has been yielded: a piece passed on may already be with the
+        client, and a second server's answer would not continue it."""
+        policy = policy.at_most(len(self.members))
         tried: list[PoolMember] = []
         while True:
             member = self._choose(tried)
             assert member is not None  # the policy allows no more attempts than there are servers
             tried.append(member)
             started = False
+            pieces = open_stream(member.backend)
             try:
                 with self._accounted(member):
-                    async for item in member.backend.transcribe_stream(audio, options):
+                    async for piece in pieces:
                         started = True
-                        yield item
+                        yield piece
                 return
             except GatewayError as error:
                 if started or not policy.allows_retry(error, len(tried)):
                     raise
                 metrics.POOL_RETRIES.inc()
                 log.warning("pool_retry", failed_url=member.url, error=str(error))
+            finally:  # closed early (the client left): the server's connection goes now
+                if isinstance(pieces, AsyncGenerator):
+                    await pieces.aclose()
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
         return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
 
+    async def serves_realtime(self) -> bool:
+        return await self.realtime.serves()
+
     async def realtime_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
         return await self.realtime.open_session(options)
 
-    async def chat_stream(
+    def chat_stream(
         self, messages: list[ChatMessage], sampling: SamplingParams
     ) -> AsyncIterator[AnswerDelta]:
-        member = self._choose([])
-        assert member is not None
-        with self._accounted(member):
-            async for delta in member.backend.chat_stream(messages, sampling):
-                yield delta
+        """Streamed from one server; failover as `chat`'s (never started there), before the first delta."""
+        return self._streamed_with_failover(
+            lambda backend: backend.chat_stream(messages, sampling), CHAT_FAILOVER
+        )
 
 
 def _describe(exc: BaseException) -> str:

@@ -389,15 +389,20 @@ class VLLMRealtime:
             return self.available
         return None
 
-    async def open_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
-        """An open session (its model set), or None when the model is not a realtime one. vLLM's
-        realtime protocol takes no language or temperature: `options` are not sent."""
+    async def serves(self) -> bool:
+        """Whether the model is a realtime one: the start-up probe's answer (waited for), else a probe
+        now; False while no server could be asked."""
         if self._probing is not None:
             await asyncio.shield(self._probing)
             self._probing = None
         if self.available is None:
             await self.probe()
-        if not self.available:
+        return bool(self.available)
+
+    async def open_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
+        """An open session (its model set), or None when the model is not a realtime one. vLLM's
+        realtime protocol takes no language or temperature: `options` are not sent."""
+        if not await self.serves():
             return None
         tried: list[Member] = []
         while True:

@@ -71,6 +71,22 @@ class AdmissionGate:
             self._observe(self._clock() - started)
             self._release()
 
+    async def hold(self) -> Callable[[], None]:
+        """One slot for something that lasts as long as its client (a realtime model session), not one
+        request: taken as `slot()` takes one (queued, or refused with `Overloaded`), and kept until the
+        returned release is called (once; later calls do nothing). Its time is left out of the hold
+        times the expected wait is judged by: a session's minutes say nothing of a request's seconds."""
+        await self._acquire()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._release()
+
+        return release
+
     async def _acquire(self) -> None:
         if self._in_flight < self.limits.max_in_flight and not self._waiters:
             self._in_flight += 1

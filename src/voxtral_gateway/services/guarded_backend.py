@@ -2,18 +2,22 @@
 
 `runtime.backend` is a `GuardedBackend`: each transcription or chat request first takes an admission
 slot (or is refused with 503), then its latency, outcome, audio seconds, real-time factor and the
-decoded bytes it carried are recorded. Everything else is the inner backend's."""
+decoded bytes it carried are recorded. A realtime model session holds a slot for its whole life.
+Everything else is the inner backend's."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+
+import numpy as np
 
 from voxtral_gateway.audio import DecodedAudio
 from voxtral_gateway.backends.base import (
     BackendHealth,
+    RealtimeEvent,
     RealtimeSession,
     SpeechBackend,
     Transcript,
@@ -74,8 +78,25 @@ class GuardedBackend(SpeechBackend):
     async def health(self) -> BackendHealth:
         return await self.inner.health()
 
+    async def serves_realtime(self) -> bool:
+        return await self.inner.serves_realtime()
+
     async def realtime_session(self, options: TranscriptionOptions) -> RealtimeSession | None:
-        return await self.inner.realtime_session(options)
+        """A realtime model session holds an admission slot from before it is opened until it is closed
+        (it is one stream of work on the model server for as long as its client speaks); refused with
+        `Overloaded` as a request would be. Without a realtime model, no slot is taken."""
+        if not await self.inner.serves_realtime():
+            return None
+        release = await self.gate.hold()
+        try:
+            session = await self.inner.realtime_session(options)
+        except BaseException:
+            release()
+            raise
+        if session is None:
+            release()
+            return None
+        return _AdmittedSession(session, release)
 
     async def transcribe(self, audio: DecodedAudio, options: TranscriptionOptions) -> Transcript:
         async with self._measured("transcribe", [audio]):
@@ -127,6 +148,30 @@ class GuardedBackend(SpeechBackend):
                 metrics.UPSTREAM_DURATION.labels(kind, operation, outcome).observe(elapsed)
                 if outcome == "ok":
                     _count_audio(kind, audios, elapsed)
+
+
+class _AdmittedSession(RealtimeSession):
+    """A realtime session holding an admission slot; closing it gives the slot back (once, whatever
+    closing the model's socket did)."""
+
+    def __init__(self, inner: RealtimeSession, release: Callable[[], None]):
+        self._inner = inner
+        self._release = release
+
+    async def append(self, samples: np.ndarray) -> None:
+        await self._inner.append(samples)
+
+    async def commit(self) -> None:
+        await self._inner.commit()
+
+    def events(self) -> AsyncIterator[RealtimeEvent]:
+        return self._inner.events()
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            self._release()
 
 
 def _audios(messages: Sequence[ChatMessage]) -> list[DecodedAudio]:

@@ -18,6 +18,7 @@ from litestar import WebSocket
 
 from voxtral_gateway.errors import GatewayError
 from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code, ws_close_code
+from voxtral_gateway.routes.live.outbox import Outbox
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.services.live import Error
 from voxtral_gateway.services.live.config import StreamConfig
@@ -60,7 +61,7 @@ class LiveAdapter(Protocol):
 
     config: StreamConfig
     inbox: asyncio.Queue[Inbound]
-    outbox: asyncio.Queue[Any]
+    outbox: Outbox[Any]
     close_code: int | None
 
     @property
@@ -169,6 +170,12 @@ async def _serve(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
         if connection.disconnected:
+            writer.cancel()
+        done, _ = await asyncio.wait({writer}, timeout=session.config.idle_timeout_seconds)
+        if not done:  # the client reads nothing, not even the end of its stream: give up on it
+            log.info(
+                "stream_client_not_reading", session_id=session.session_id, waiting=session.outbox.qsize()
+            )
             writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer

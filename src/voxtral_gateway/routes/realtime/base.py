@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from voxtral_gateway.errors import GatewayError, InvalidRequest
-from voxtral_gateway.routes.live import Inbound, close_for
+from voxtral_gateway.routes.live import Inbound, Outbox, close_for
 from voxtral_gateway.services.live import (
     LatencyHistogram,
     LiveEvent,
@@ -31,7 +31,7 @@ class RealtimeAdapter(abc.ABC):
         self._live = live
         self.session = live.open(session_id, self._on_event, turn_detection)
         self.inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=self.config.read_ahead_messages)
-        self.outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.outbox: Outbox[Any] = Outbox(self.config.outbox_messages, self.config.idle_timeout_seconds)
         self.close_code: int | None = None
         self._aborted = False
         self.message_times = LatencyHistogram()
@@ -88,6 +88,7 @@ class RealtimeAdapter(abc.ABC):
 
     async def _process_inbox(self) -> None:
         while True:
+            await self.outbox.room()  # a client that reads nothing is not read either
             item = await self.inbox.get()
             if item.limit is not None:
                 raise self._limit(item)
@@ -122,6 +123,7 @@ class RealtimeAdapter(abc.ABC):
         return {
             **self.session.summary(),
             "messages": times.count,
+            "outbox_peak": self.outbox.peak,
             "chunk_ms_p50": round(times.percentile(0.5) * 1000, 3),
             "chunk_ms_p99": round(times.percentile(0.99) * 1000, 3),
             "chunk_ms_max": round(times.max_seconds * 1000, 3),

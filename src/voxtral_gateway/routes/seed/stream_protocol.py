@@ -15,7 +15,7 @@ import msgspec
 
 from voxtral_gateway.errors import GatewayError, StreamProtocolViolation
 from voxtral_gateway.routes.error_wire import ws_close_code
-from voxtral_gateway.routes.live import Close, Inbound, close_for
+from voxtral_gateway.routes.live import Close, Inbound, Outbox, close_for
 from voxtral_gateway.routes.seed.stream_notices import chunk_id_of, notice_message
 from voxtral_gateway.routes.seed.stream_ordering import ChunkSequencer, Released
 from voxtral_gateway.schemas.stream import (
@@ -67,7 +67,9 @@ class SeedStream:
         self._live = live
         self.session = live.open(session_id, self._on_event)
         self.inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=self.config.read_ahead_messages)
-        self.outbox: asyncio.Queue[ServerMessage | Close] = asyncio.Queue()
+        self.outbox: Outbox[ServerMessage | Close] = Outbox(
+            self.config.outbox_messages, self.config.idle_timeout_seconds
+        )
         self.close_code: int | None = None
         self._aborted = False
         self._mode: Literal["json"] | _BinaryMode | None = None
@@ -130,6 +132,7 @@ class SeedStream:
 
     async def _process_inbox(self) -> None:
         while not self._sequencer.finished:
+            await self.outbox.room()  # a client that reads nothing is not read either
             deadline = self._sequencer.deadline
             try:
                 async with asyncio.timeout(
@@ -298,6 +301,7 @@ class SeedStream:
         return {
             **self.session.summary(),
             "messages": times.count,
+            "outbox_peak": self.outbox.peak,
             "missing_chunks": len(self._sequencer.missing),
             "chunk_ms_p50": round(times.percentile(0.5) * 1000, 3),
             "chunk_ms_p99": round(times.percentile(0.99) * 1000, 3),

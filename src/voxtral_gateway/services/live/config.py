@@ -31,6 +31,9 @@ class StreamConfig(msgspec.Struct, kw_only=True, frozen=True):
     byte, PCM 20× less); a first chunk of the usual few kilobytes is handled inline, then it is measured."""
     read_ahead_messages: int = 4
     """Messages received but not yet processed; past this the socket is not read (backpressure)."""
+    outbox_messages: int = 256
+    """Messages waiting to be written to the client past which no more input is processed: a client
+    that does not read is not read either (backpressure; `routes/live/outbox.py`)."""
     overloaded_retry_seconds: float = 0.2
     """Wait before retrying a transcription the backend refused as overloaded (its queue was full)."""
     overloaded_max_wait_seconds: float = 30.0

@@ -14,6 +14,16 @@ def idle_timeout(config: StreamConfig) -> StreamIdle:
     )
 
 
+def client_not_reading(seconds: float, waiting: int) -> StreamIdle:
+    """The client read none of the stream's messages for `seconds` (the idle timeout) while `waiting`
+    were queued for it."""
+    return StreamIdle(
+        f"the client read none of the server's messages for {seconds:g} s while {waiting} waited "
+        "(STREAM_IDLE_TIMEOUT_SECONDS); the stream is closed",
+        details={"waiting_messages": waiting},
+    )
+
+
 def message_too_big(size: int, config: StreamConfig) -> MessageTooBig:
     """One message of `size` bytes is over `max_message_bytes`."""
     return MessageTooBig(

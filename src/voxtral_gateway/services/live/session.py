@@ -25,7 +25,7 @@ from voxtral_gateway.audio import TARGET_SAMPLE_RATE, AudioLimits, SourceInfo
 from voxtral_gateway.audio.stream import PCM_FORMATS, RAW_PCM_ENCODINGS, STREAMABLE, AudioStreamDecoder
 from voxtral_gateway.backends import SpeechBackend, Transcript, TranscriptionOptions
 from voxtral_gateway.cpu_pool import CpuPool
-from voxtral_gateway.errors import AudioRejected, AudioUndecodable, GatewayError
+from voxtral_gateway.errors import AudioRejected, AudioUndecodable, GatewayError, Overloaded
 from voxtral_gateway.services.language import majority_language
 from voxtral_gateway.services.live import limits
 from voxtral_gateway.services.live.config import StreamConfig
@@ -219,7 +219,14 @@ class LiveSession:
         final and `Done`. A `SessionEnded` or `GatewayError` from either ends the input early; it is
         emitted last, as a fatal `Error`, and returned (None after a normal end)."""
         ending: Error | None = None
-        await self._use_streaming_model()
+        try:
+            await self._use_streaming_model()
+        except Overloaded as exc:  # no admission slot for the model session: refused before it started
+            log.warning("stream_realtime_refused", session_id=self.session_id, error=exc.message)
+            self.closing = True
+            ending = Error(error=exc, fatal=True)
+            self._emit(ending)
+            return ending
         try:
             try:
                 await receive()
@@ -244,6 +251,7 @@ class LiveSession:
             self._cancel_work()
             ending = Error(error=GatewayError(f"internal error: {type(exc).__name__}"), fatal=True)
         self.closing = True
+        await self._transcriber.close()  # whatever ended the run: the model session and its slot go
         if ending is not None:
             self._emit(ending)
         return ending
@@ -251,9 +259,12 @@ class LiveSession:
     async def _use_streaming_model(self) -> None:
         """With a realtime model (Voxtral Realtime), the audio streams to it as it is decoded and its text
         comes back as it decodes (`streaming_transcriber.py`), instead of each utterance transcribed
-        whole. If its session cannot be opened, the utterances go to the backend as usual."""
+        whole. If its session cannot be opened, the utterances go to the backend as usual; if the gateway
+        has no admission slot for it (after waiting in the admission queue), `Overloaded` is raised."""
         try:
             model_session = await self.backend.realtime_session(TranscriptionOptions(language=self._language))
+        except Overloaded:
+            raise
         except GatewayError as exc:
             log.warning("stream_realtime_unavailable", session_id=self.session_id, error=exc.message)
             return

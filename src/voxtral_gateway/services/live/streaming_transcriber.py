@@ -111,6 +111,10 @@ class StreamingTranscriber:
         await self._all_done.wait()
         await self._close()
 
+    async def close(self) -> None:
+        """Stop and close the model session now (again after `drain`: nothing happens)."""
+        await self._close()
+
     def cancel_all(self) -> None:
         """The client is gone: stop at once (the model session with it)."""
         self._sender.cancel()

@@ -96,6 +96,9 @@ class UtteranceTranscriber:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def close(self) -> None:
+        """The session's end: nothing outlives an utterance's own request, so nothing to close."""
+
     def cancel_all(self) -> None:
         """Cancel every transcription (and with it its upstream request)."""
         for task in [*self._tasks, *([self._partial] if self._partial else [])]:
