@@ -30,7 +30,9 @@ GATEWAY_ARGS = ["--workers", "2"]  # metrics and logs of several workers
 
 
 def log_lines(gateway: GatewayProcess) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in gateway.logs().splitlines() if line.strip()]
+    """Every complete line of the log; what follows the last newline is a line still being written."""
+    complete = gateway.logs().split("\n")[:-1]
+    return [json.loads(line) for line in complete if line.strip()]
 
 
 def wait_for_log(
