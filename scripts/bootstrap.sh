@@ -23,3 +23,13 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"
 echo "voxtral-gateway installed in .venv"
+
+if [[ -n "$extras" ]]; then
+  # LiveKit's Mistral STT plugin pins mistralai<3, so it cannot share .venv with the mistralai 3.x SDK the
+  # other tests use: tests/integration/test_realtime_livekit_mistral.py runs it from its own environment.
+  [[ -x .venv-livekit-mistral/bin/python ]] || "$python" -m venv .venv-livekit-mistral
+  .venv-livekit-mistral/bin/python -m pip install -q --upgrade pip
+  .venv-livekit-mistral/bin/python -m pip install -q "livekit-agents>=1.8.9" "livekit-plugins-mistralai>=1.8.9" \
+    "livekit-plugins-silero>=1.8.9" "mistralai[realtime]>=2,<3"
+  echo "LiveKit's Mistral plugin installed in .venv-livekit-mistral (for its test)"
+fi
