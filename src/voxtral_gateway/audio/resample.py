@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import av
 import numpy as np
 from av.filter import Graph
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 # Output the resampler may still hold back (its filter delay) when a frame is expected.
 _DELAY_MARGIN_SAMPLES = 64
@@ -85,9 +85,9 @@ class RatioResampler:
     anywhere comes out sample for sample as if it had been resampled whole.
 
     The filter is a Kaiser-windowed sinc whose stopband starts at the lower rate's Nyquist frequency (no
-    aliasing, ≥ 70 dB down) and whose passband reaches 85 % of it (6.8 kHz at 16 kHz); output sample `m`
+    aliasing, ≥ 60 dB down) and whose passband reaches 80 % of it (6.4 kHz at 16 kHz); output sample `m`
     is centred on input time `m · rate / target`, so there is no delay to compensate. For 100 ms of
-    24 kHz audio this costs tens of microseconds, a fraction of libswresample's per-call set-up."""
+    24 kHz audio this costs about 20 µs (56 taps), less than half of a libswresample call."""
 
     MAX_FACTOR = 6
     """Up/down factors beyond this (44.1 kHz is 160:441) are left to libswresample."""
@@ -133,7 +133,10 @@ class RatioResampler:
         if count <= 0:
             return _EMPTY_PCM16
         first = down * self._cycles - half + 1 - self._start
-        windows = sliding_window_view(self._buffer[first : first + down * (count - 1) + width], width)[::down]
+        source = self._buffer[first : first + down * (count - 1) + width]
+        step = source.strides[0]
+        # Overlapping read-only windows over the buffer (no copy), `down` samples apart.
+        windows = as_strided(source, shape=(count, width), strides=(down * step, step), writeable=False)
         out = np.dot(windows, self._kernels).reshape(-1)
         self._cycles = end
         keep = down * end - half + 1 - self._start
@@ -145,8 +148,8 @@ class RatioResampler:
 
 
 _EMPTY_PCM16 = np.empty(0, dtype=np.int16)
-_STOPBAND_DB = 70.0
-_PASSBAND_FRACTION = 0.85
+_STOPBAND_DB = 60.0
+_PASSBAND_FRACTION = 0.8
 
 
 @functools.cache
