@@ -40,11 +40,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"multiprocessing.resource_tracker" in command
+
+
 def worker_pid(server_pid: int, timeout: float = 10.0) -> int:
-    """The one granian worker process under `server_pid` (granian runs workers as children)."""
+    """The one granian worker process under `server_pid` (granian runs workers as children; spawned
+    workers come with multiprocessing's resource tracker, a child too, which is not one)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        kids = children(server_pid)
+        kids = [kid for kid in children(server_pid) if not _is_resource_tracker(kid)]
         if len(kids) == 1:
             return kids[0]
         time.sleep(0.05)

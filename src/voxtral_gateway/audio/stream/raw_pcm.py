@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
+from voxtral_gateway.audio.resample import RatioResampler
 from voxtral_gateway.audio.stream.codecs import Resampled
 
 RAW_PCM_ENCODINGS: dict[str, int] = {
@@ -72,7 +73,14 @@ class RawPcm:
         self.sample_rate = sample_rate
         self._width = RAW_PCM_ENCODINGS[encoding]
         self._leftover = b""
-        self._output = None if sample_rate == TARGET_SAMPLE_RATE else Resampled()
+        # The usual rates (24 kHz OpenAI, 8 kHz telephony, 48 kHz) are a small ratio from 16 kHz: a numpy
+        # polyphase filter, a fraction of libswresample's cost per message; others go to libswresample.
+        self._ratio: RatioResampler | None = None
+        self._output: Resampled | None = None
+        if RatioResampler.supports(sample_rate, TARGET_SAMPLE_RATE):
+            self._ratio = RatioResampler(sample_rate, TARGET_SAMPLE_RATE)
+        elif sample_rate != TARGET_SAMPLE_RATE:
+            self._output = Resampled()
 
     def feed(self, data: bytes) -> list[np.ndarray]:
         data = self._leftover + data if self._leftover else data
@@ -81,6 +89,8 @@ class RawPcm:
         if usable == 0:
             return []
         samples = pcm16_of(data[:usable], self.encoding)
+        if self._ratio is not None:
+            return [self._ratio.feed(samples)]
         if self._output is None:
             return [samples]
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
@@ -89,4 +99,6 @@ class RawPcm:
 
     def finish(self) -> list[np.ndarray]:
         self._leftover = b""
+        if self._ratio is not None:
+            return [self._ratio.finish()]
         return self._output.flush() if self._output is not None else []
