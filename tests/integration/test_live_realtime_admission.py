@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
@@ -35,19 +37,24 @@ def slots_in_use(gateway: GatewayProcess) -> float:
     return value(scrape(gateway.base_url), IN_FLIGHT)
 
 
+def speech_messages(audio_fixtures: FixtureSet) -> tuple[Path, list[dict[str, Any]]]:
+    """The speech clip, and its seed-protocol chunk messages."""
+    clip = audio_fixtures.speech("wav").path
+    return clip, chunk_messages(cut(clip.read_bytes(), 8000), "wav")
+
+
 async def test_a_realtime_session_holds_a_slot_until_it_ends(
     gateway: GatewayProcess, standin: ThreadedStandIn, audio_fixtures: FixtureSet
 ):
     standin.server.reset()
-    clip = audio_fixtures.speech("wav")
-    messages = chunk_messages(cut(clip.path.read_bytes(), 8000), "wav")
+    clip, messages = speech_messages(audio_fixtures)
     async with websockets.connect(stream_url(gateway), max_size=None) as holder:
         for message in messages[:2]:  # the session is open; its client pauses (never says final)
             await holder.send(json.dumps(message))
         assert await asyncio.to_thread(wait_until, lambda: slots_in_use(gateway) == 1)
 
         async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as client:
-            refused = await client.post("/transcribe/", json=transcribe_body(clip.path, "wav"))
+            refused = await client.post("/transcribe/", json=transcribe_body(clip, "wav"))
         assert refused.status_code == 503 and refused.headers["Retry-After"]
         assert refused.json()["error"]["details"]["reason"] == "waited_too_long"
 
@@ -71,8 +78,7 @@ async def test_a_session_waiting_for_the_slot_gets_it_when_the_holder_ends(
     gateway: GatewayProcess, standin: ThreadedStandIn, audio_fixtures: FixtureSet
 ):
     standin.server.reset()
-    clip = audio_fixtures.speech("wav")
-    messages = chunk_messages(cut(clip.path.read_bytes(), 8000), "wav")
+    _, messages = speech_messages(audio_fixtures)
     async with websockets.connect(stream_url(gateway), max_size=None) as holder:
         await holder.send(json.dumps(messages[0]))
         assert await asyncio.to_thread(wait_until, lambda: slots_in_use(gateway) == 1)
