@@ -111,7 +111,7 @@ class RatioResampler:
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """The output `samples` (int16) completes."""
-        self._buffer = np.concatenate((self._buffer, samples.astype(np.float32)))
+        self._buffer = np.concatenate((self._buffer, samples), dtype=np.float32)
         self._fed += len(samples)
         return self._emit(self._fed)
 
