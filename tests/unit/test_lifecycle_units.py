@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import weakref
 
 from voxtral_gateway.lifecycle import ReceiveWatcher, expects_body
@@ -97,3 +98,18 @@ async def test_shutdown_waits_for_streams_then_hands_over_then_cancels_late_requ
     assert request_task.cancelled() and coordinator.deadline_passed
     assert len(handed_over) == 1 and handed_over[0] - began < 0.25  # after the stream, not the deadline
     await coordinator.close()
+
+
+async def test_sigterm_stays_taken_over_until_the_runtime_has_closed():
+    """granian's main process sends its own SIGTERM to a worker that is already shutting down; arriving
+    while the runtime closes (handing jobs back), it must not kill the worker with SIGTERM's default
+    action. Only `give_back_signal`, the lifespan's last step, restores it."""
+    coordinator = ShutdownCoordinator(1.0, hand_over=lambda: None)
+    assert coordinator.install_signal_handler()  # the test's loop runs in the main thread
+    try:
+        coordinator.begin()
+        await coordinator.close()
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        coordinator.give_back_signal()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

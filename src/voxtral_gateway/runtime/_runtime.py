@@ -158,11 +158,14 @@ class Runtime:
         self.job_runner.start()
 
     async def close(self) -> None:
-        await self.shutdown.close()
-        await self.job_runner.close()
-        await self.jobs.queue.close()
-        await self.url_fetcher.close()
-        await self.access.close()
-        await self.backend.close()
-        self.decode_pool.shutdown()
-        worker_exiting()
+        try:
+            await self.shutdown.close()
+            await self.job_runner.close()
+            await self.jobs.queue.close()
+            await self.url_fetcher.close()
+            await self.access.close()
+            await self.backend.close()
+            self.decode_pool.shutdown()
+            worker_exiting()
+        finally:
+            self.shutdown.give_back_signal()

@@ -107,15 +107,21 @@ class ShutdownCoordinator:
             task.cancel()
 
     async def close(self) -> None:
-        """At the lifespan's end: streams still open (shutdown not begun by SIGTERM) are told too, and
-        SIGTERM is given back (an app built in a test process must not keep it)."""
+        """At the lifespan's end, first: streams still open (shutdown not begun by SIGTERM) are told too.
+        SIGTERM stays taken over (see `give_back_signal`)."""
         self.draining.set()
-        if self._signal_loop is not None:
-            self._signal_loop.remove_signal_handler(signal.SIGTERM)
-            self._signal_loop = None
         if self._drain_task is not None and not self._drain_task.done():
             self._drain_task.cancel()
             await asyncio.wait({self._drain_task})
+
+    def give_back_signal(self) -> None:
+        """At the lifespan's very end: SIGTERM's default action comes back (an app built in a test process
+        must not keep it). Not sooner: granian's main process sends its workers a SIGTERM of its own, which
+        may arrive while the runtime is still closing (handing jobs back); until here it is ignored, as
+        shutdown has begun."""
+        if self._signal_loop is not None:
+            self._signal_loop.remove_signal_handler(signal.SIGTERM)
+            self._signal_loop = None
 
 
 async def _wait_until(tasks: set[asyncio.Task[None]], deadline: float) -> bool:
