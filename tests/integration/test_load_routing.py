@@ -5,6 +5,7 @@ same requests split evenly (gateway 2 only knows its own in-flight counts)."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ BUSY_SECONDS = 20.0
 BUSY_REQUESTS = 6
 PROBE_SECONDS = 0.3
 PROBES = 6
+LOAD_INTERVAL_SECONDS = 0.5
+"""Gateway 2's scrape interval; a scrape counts for 3 of them, so a loaded machine delaying one scrape
+does not make gateway 2 fall back to its own (empty) in-flight counts."""
 
 
 def _post(gateway: GatewayProcess, body: dict) -> int:
@@ -34,7 +38,7 @@ def test_a_busy_server_gets_fewer_requests_from_another_gateway(
         both = {
             "VOXTRAL_BACKENDS": f"{a.base_url},{b.base_url}",
             "BACKEND_ROUTING": routing,
-            "BACKEND_LOAD_INTERVAL_SECONDS": "0.1",
+            "BACKEND_LOAD_INTERVAL_SECONDS": str(LOAD_INTERVAL_SECONDS),
             "BACKEND_HEALTH_INTERVAL_SECONDS": "0.3",
             "HEALTH_CACHE_SECONDS": "0",
         }
@@ -47,6 +51,7 @@ def test_a_busy_server_gets_fewer_requests_from_another_gateway(
                 busy = [pool.submit(_post, first, body) for _ in range(BUSY_REQUESTS)]
                 assert wait_until(lambda: a.server.load.running == BUSY_REQUESTS, timeout=10)
                 a.server.delay_seconds = PROBE_SECONDS  # A is as fast as B for new work: only load differs
+                time.sleep(2.5 * LOAD_INTERVAL_SECONDS)  # gateway 2 has scraped A busy (twice or more)
                 a_before = len(a.server.requests)
                 # One at a time, so gateway 2's own in-flight counts are equal (zero) at each choice.
                 probes = [_post(second, body) for _ in range(PROBES)]
