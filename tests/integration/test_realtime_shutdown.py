@@ -10,21 +10,12 @@ import signal
 from typing import Any
 
 import websockets.sync.client
-from websockets.exceptions import ConnectionClosed
 
 from tests.audio_fixtures import FixtureSet
 from tests.support.gateway_process import GatewayProcess
 from tests.support.realtime_audio import raw_audio
 from tests.support.standin_thread import ThreadedStandIn
-
-
-def _until_closed(socket: websockets.sync.client.ClientConnection) -> list[dict[str, Any]]:
-    messages = []
-    try:
-        while True:
-            messages.append(json.loads(socket.recv(timeout=30)))
-    except ConnectionClosed:
-        return messages
+from tests.support.stream_client import messages_until_closed
 
 
 def _next(socket: websockets.sync.client.ClientConnection, kind: str) -> dict[str, Any]:
@@ -63,7 +54,7 @@ def test_sigterm_finishes_realtime_sessions_then_closes_them_with_1001(audio_fix
                 assert _next(openai, "input_audio_buffer.committed")
                 assert _next(mistral, "session.updated")
                 stopper = pool.submit(gateway.stop, signal.SIGTERM, 30)
-                from_openai, from_mistral = _until_closed(openai), _until_closed(mistral)
+                from_openai, from_mistral = messages_until_closed(openai), messages_until_closed(mistral)
                 codes = openai.close_code, mistral.close_code
                 assert stopper.result() == 0
         finally:

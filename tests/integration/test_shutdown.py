@@ -8,26 +8,16 @@ import concurrent.futures
 import json
 import signal
 import time
-from typing import Any
 
 import httpx
 import websockets.sync.client
-from websockets.exceptions import ConnectionClosed
 
 from tests.audio_fixtures import FixtureSet
 from tests.support.gateway_process import GatewayProcess
 from tests.support.requests import transcribe_body
 from tests.support.standin_thread import ThreadedStandIn
+from tests.support.stream_client import messages_until_closed
 from tests.support.waiting import wait_until
-
-
-def stream_until_closed(socket: websockets.sync.client.ClientConnection) -> list[dict[str, Any]]:
-    messages = []
-    try:
-        while True:
-            messages.append(json.loads(socket.recv(timeout=30)))
-    except ConnectionClosed:
-        return messages
 
 
 def test_sigterm_drains_requests_and_streams(audio_fixtures: FixtureSet):
@@ -56,7 +46,7 @@ def test_sigterm_drains_requests_and_streams(audio_fixtures: FixtureSet):
                 assert wait_until(lambda: standin.server.in_flight >= 5)
                 stopped_at = time.monotonic()
                 stopper = pool.submit(gateway.stop, signal.SIGTERM, 30)
-                messages = stream_until_closed(socket)
+                messages = messages_until_closed(socket)
                 close_code = socket.close_code
                 responses = [future.result() for future in in_flight]
                 exit_code = stopper.result()
@@ -123,7 +113,7 @@ def test_new_work_is_refused_while_streams_finish(audio_fixtures: FixtureSet):
                 gateway.process.send_signal(signal.SIGTERM)  # the main process only, as systemd does
                 assert wait_until(lambda: '"event": "shutdown_started"' in gateway.logs())
                 refused = client.get("/health/")
-                messages = stream_until_closed(socket)
+                messages = messages_until_closed(socket)
         finally:
             gateway.stop()
     assert refused.status_code == 503

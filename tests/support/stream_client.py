@@ -12,6 +12,8 @@ from typing import Any
 
 import jiwer
 import websockets
+import websockets.sync.client
+from websockets.exceptions import ConnectionClosed
 
 from tests.audio_fixtures import normalize_text
 from tests.support.gateway_process import GatewayProcess
@@ -129,3 +131,13 @@ async def run_stream(
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(normalize_text(reference), normalize_text(hypothesis) or "<empty>"))
+
+
+def messages_until_closed(socket: websockets.sync.client.ClientConnection) -> list[dict[str, Any]]:
+    """Every JSON message the server sends on `socket` until it closes it."""
+    messages = []
+    try:
+        while True:
+            messages.append(json.loads(socket.recv(timeout=30)))
+    except ConnectionClosed:
+        return messages
