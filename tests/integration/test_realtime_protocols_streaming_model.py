@@ -5,17 +5,16 @@ before each turn's completed transcript."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from mistralai.client import Mistral
 from mistralai.client.models import AudioFormat, TranscriptionStreamDone, TranscriptionStreamTextDelta
-from openai import AsyncOpenAI
 
 from tests.standin_vllm import DEFAULT_REALTIME_MODEL
 from tests.support.realtime_audio import raw_audio
+from tests.support.realtime_gateway import openai_sdk_transcription_events
 
 STANDIN_OPTIONS = {"model": DEFAULT_REALTIME_MODEL, "realtime": True, "speed": 8.0}
 GATEWAY_ENV = {"RATE_LIMIT_ENABLED": "false", "VOXTRAL_MODEL": DEFAULT_REALTIME_MODEL}
@@ -29,31 +28,13 @@ async def test_openai_sdk_gets_the_models_deltas_then_one_completed_per_utteranc
     standin.server.reset()
     multi = audio_fixtures.multi_utterance
     pcm = raw_audio(multi.path, 24_000) + bytes(24_000 * 2 * 3 // 2)
-    step = 4_800  # 100 ms
-    client = AsyncOpenAI(base_url=gateway.base_url + "/v1", api_key="unused")
-    events: list[Any] = []
-    async with asyncio.timeout(120):
-        async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
-            await conn.session.update(
-                session={
-                    "type": "transcription",
-                    "audio": {"input": {"turn_detection": {"type": "server_vad"}}},
-                }
-            )
-
-            async def send() -> None:
-                for start in range(0, len(pcm), step):
-                    await conn.input_audio_buffer.append(
-                        audio=base64.b64encode(pcm[start : start + step]).decode()
-                    )
-                    await asyncio.sleep(PACE_SECONDS)
-
-            sender = asyncio.create_task(send())
-            async for event in conn:
-                events.append(event)
-                if sum(e.type.endswith("transcription.completed") for e in events) == len(multi.utterances):
-                    break
-            await sender
+    events = await openai_sdk_transcription_events(
+        gateway.base_url,
+        pcm,
+        {"turn_detection": {"type": "server_vad"}},
+        len(multi.utterances),
+        PACE_SECONDS,
+    )
     completed = [e for e in events if e.type.endswith("transcription.completed")]
     assert all(_SAID.fullmatch(e.transcript) for e in completed), [e.transcript for e in completed]
     first_completed = events.index(completed[0])

@@ -6,7 +6,6 @@ The stand-in's transcriber says how much audio it got, so the transcripts prove 
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import pytest
 from mistralai.client import Mistral
 from mistralai.client.models import AudioFormat, TranscriptionStreamDone, TranscriptionStreamSegmentDelta
-from openai import AsyncOpenAI
 
 from tests.support.realtime_audio import raw_audio
+from tests.support.realtime_gateway import openai_sdk_transcription_events
 
 GATEWAY_ENV = {"RATE_LIMIT_ENABLED": "false"}
 PACE_SECONDS = 0.01
@@ -32,36 +31,13 @@ def _seconds(transcript: str) -> float:
 async def test_openai_sdk_on_vllm_one_transcription_per_utterance(gateway, standin, audio_fixtures):
     multi = audio_fixtures.multi_utterance
     pcm = raw_audio(multi.path, 24_000) + bytes(24_000 * 2 * 3 // 2)
-    step = 4_800  # 100 ms
-    client = AsyncOpenAI(base_url=gateway.base_url + "/v1", api_key="unused")
-    events: list[Any] = []
-    async with asyncio.timeout(120):
-        async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
-            await conn.session.update(
-                session={
-                    "type": "transcription",
-                    "audio": {
-                        "input": {
-                            "transcription": {"language": "en"},
-                            "turn_detection": {"type": "server_vad"},
-                        }
-                    },
-                }
-            )
-
-            async def send() -> None:
-                for start in range(0, len(pcm), step):
-                    await conn.input_audio_buffer.append(
-                        audio=base64.b64encode(pcm[start : start + step]).decode()
-                    )
-                    await asyncio.sleep(PACE_SECONDS)
-
-            sender = asyncio.create_task(send())
-            async for event in conn:
-                events.append(event)
-                if sum(e.type.endswith("transcription.completed") for e in events) == len(multi.utterances):
-                    break
-            await sender
+    events = await openai_sdk_transcription_events(
+        gateway.base_url,
+        pcm,
+        {"transcription": {"language": "en"}, "turn_detection": {"type": "server_vad"}},
+        len(multi.utterances),
+        PACE_SECONDS,
+    )
     completed = [e for e in events if e.type.endswith("transcription.completed")]
     committed = [e for e in events if e.type == "input_audio_buffer.committed"]
     assert [e.item_id for e in completed] == [e.item_id for e in committed]

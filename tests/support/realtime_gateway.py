@@ -1,15 +1,20 @@
-"""A gateway for the realtime protocol tests: the embedded engine, an API key, no rate limits."""
+"""Helpers for the realtime protocol tests: a gateway on the embedded engine with an API key and no rate
+limits, and the `openai` SDK's realtime client driven through a transcription session."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from openai import AsyncOpenAI
 
 from tests.audio_fixtures import normalize_text
 from tests.support.gateway_process import ROOT, GatewayProcess
@@ -56,3 +61,32 @@ def deltas_agree(deltas: str, final: str) -> bool:
     contradict the transcript; when the model's guesses agreed all along they spell all of it."""
     said = normalize_text(deltas).split()
     return normalize_text(final).split()[: len(said)] == said
+
+
+async def openai_sdk_transcription_events(
+    base_url: str, pcm: bytes, audio_input: dict[str, Any], turns: int, pace_seconds: float
+) -> list[Any]:
+    """The `openai` SDK's realtime client in a transcription session on the gateway at `base_url`
+    (`audio.input` settings `audio_input`): 24 kHz PCM16 `pcm` sent in 100 ms appends, `pace_seconds`
+    apart, while the events are read until `turns` transcripts have completed. Every event, in order."""
+    step = 4_800  # 100 ms
+    client = AsyncOpenAI(base_url=base_url + "/v1", api_key="unused")
+    events: list[Any] = []
+    async with asyncio.timeout(120):
+        async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+            await conn.session.update(session={"type": "transcription", "audio": {"input": audio_input}})
+
+            async def send() -> None:
+                for start in range(0, len(pcm), step):
+                    await conn.input_audio_buffer.append(
+                        audio=base64.b64encode(pcm[start : start + step]).decode()
+                    )
+                    await asyncio.sleep(pace_seconds)
+
+            sender = asyncio.create_task(send())
+            async for event in conn:
+                events.append(event)
+                if sum(e.type.endswith("transcription.completed") for e in events) == turns:
+                    break
+            await sender
+    return events
