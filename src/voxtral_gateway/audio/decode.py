@@ -13,7 +13,13 @@ import msgspec
 import numpy as np
 import structlog
 
-from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
+from voxtral_gateway.audio.limits import (
+    TARGET_SAMPLE_RATE,
+    AudioLimits,
+    check_decoded,
+    check_duration,
+    check_source_format,
+)
 from voxtral_gateway.audio.pcm_wav import read_pcm16_mono
 from voxtral_gateway.audio.resample import MonoResampler
 from voxtral_gateway.audio.sniff import DEMUXER_FOR_LABEL, sniff_container
@@ -22,9 +28,6 @@ from voxtral_gateway.errors import AudioRejected, AudioTooLong, AudioUndecodable
 
 log = structlog.get_logger(__name__)
 
-# A decode shorter than the container declared by more than this is a truncated file.
-_TRUNCATION_TOLERANCE_SECONDS = 0.5
-_TRUNCATION_TOLERANCE_RATIO = 0.10
 # One second per output frame: ~1 frame object and copy per second of audio instead of ~40.
 _OUTPUT_FRAME_SAMPLES = TARGET_SAMPLE_RATE
 
@@ -147,25 +150,10 @@ def _decode_container(
     if container.format.name == "wav":
         # FFmpeg clamps a WAV's duration to the bytes present; the header tells if some are missing.
         declared = max(declared or 0.0, declared_wav_seconds(data) or 0.0) or None
-    if declared is not None and declared > limits.max_duration_seconds:
-        raise AudioTooLong(
-            f"{limits.field} is {declared:.1f} s long; the limit is {limits.max_duration_seconds:g} s",
-            field=limits.field,
-            details={"duration_seconds": round(declared, 3), "limit_seconds": limits.max_duration_seconds},
-        )
+    if declared is not None:
+        check_duration(declared, limits)
     samples = _decode_samples(container, stream, label, declared, limits)
-    decoded_seconds = len(samples) / TARGET_SAMPLE_RATE
-    if len(samples) == 0:
-        raise AudioRejected(f"{limits.field} contains no decodable audio ({label})", field=limits.field)
-    if declared is not None and declared - decoded_seconds > max(
-        _TRUNCATION_TOLERANCE_SECONDS, declared * _TRUNCATION_TOLERANCE_RATIO
-    ):
-        raise AudioRejected(
-            f"{limits.field} is truncated: the {label} file declares {declared:.2f} s "
-            f"but only {decoded_seconds:.2f} s could be decoded",
-            field=limits.field,
-            details={"declared_seconds": round(declared, 3), "decoded_seconds": round(decoded_seconds, 3)},
-        )
+    check_decoded(declared, len(samples) / TARGET_SAMPLE_RATE, label, limits)
     return DecodedAudio(samples=samples, sample_rate=TARGET_SAMPLE_RATE, source=source)
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import msgspec
 
-from voxtral_gateway.errors import AudioRejected
+from voxtral_gateway.errors import AudioRejected, AudioTooLong
 
 TARGET_SAMPLE_RATE = 16_000
 """Every decoder's output rate: what the VAD and the models take (mono)."""
+
+# A file may decode a little short of what its header declares (encoder padding, a last partial frame);
+# more than this, in seconds or as a fraction, and it is refused as truncated.
+_TRUNCATION_TOLERANCE_SECONDS = 0.5
+_TRUNCATION_TOLERANCE_RATIO = 0.10
 
 
 class AudioLimits(msgspec.Struct, kw_only=True, frozen=True):
@@ -44,4 +49,29 @@ def check_source_format(
             f"supported: 1–{limits.max_channels}",
             field=field,
             details={"channels": channels},
+        )
+
+
+def check_duration(seconds: float, limits: AudioLimits) -> None:
+    """Raise `AudioTooLong` when `seconds` (declared or decoded) is over the limit."""
+    if seconds > limits.max_duration_seconds:
+        raise AudioTooLong(
+            f"{limits.field} is {seconds:.1f} s long; the limit is {limits.max_duration_seconds:g} s",
+            field=limits.field,
+            details={"duration_seconds": round(seconds, 3), "limit_seconds": limits.max_duration_seconds},
+        )
+
+
+def check_decoded(declared: float | None, decoded: float, label: str, limits: AudioLimits) -> None:
+    """Raise `AudioRejected` when a `label` file gave no audio, or clearly less than it declares."""
+    if decoded == 0:
+        raise AudioRejected(f"{limits.field} contains no decodable audio ({label})", field=limits.field)
+    if declared is not None and declared - decoded > max(
+        _TRUNCATION_TOLERANCE_SECONDS, declared * _TRUNCATION_TOLERANCE_RATIO
+    ):
+        raise AudioRejected(
+            f"{limits.field} is truncated: the {label} file declares {declared:.2f} s "
+            f"but only {decoded:.2f} s could be decoded",
+            field=limits.field,
+            details={"declared_seconds": round(declared, 3), "decoded_seconds": round(decoded, 3)},
         )

@@ -15,15 +15,17 @@ import struct
 import msgspec
 import numpy as np
 
-from voxtral_gateway.audio.limits import TARGET_SAMPLE_RATE, AudioLimits, check_source_format
-from voxtral_gateway.errors import AudioRejected, AudioTooLong
+from voxtral_gateway.audio.limits import (
+    TARGET_SAMPLE_RATE,
+    AudioLimits,
+    check_decoded,
+    check_duration,
+    check_source_format,
+)
 
 _PCM = 1
 _BYTES_PER_SAMPLE = 2
 _UNKNOWN_SIZES = frozenset({0, 0xFFFFFFFF})
-# Same tolerance as the full decode: declared minus present, in seconds or as a fraction.
-_TRUNCATION_TOLERANCE_SECONDS = 0.5
-_TRUNCATION_TOLERANCE_RATIO = 0.10
 _SCALE = np.float32(1 / 32768)
 
 
@@ -88,24 +90,8 @@ def read_pcm16_mono(data: bytes | bytearray, limits: AudioLimits) -> tuple[np.nd
     bytes_per_second = TARGET_SAMPLE_RATE * _BYTES_PER_SAMPLE
     declared = None if found.declared_bytes is None else found.declared_bytes / bytes_per_second
     present = found.present_bytes / bytes_per_second
-    longest = max(declared or 0.0, present)
-    if longest > limits.max_duration_seconds:
-        raise AudioTooLong(
-            f"{limits.field} is {longest:.1f} s long; the limit is {limits.max_duration_seconds:g} s",
-            field=limits.field,
-            details={"duration_seconds": round(longest, 3), "limit_seconds": limits.max_duration_seconds},
-        )
-    if found.present_bytes == 0:
-        raise AudioRejected(f"{limits.field} contains no decodable audio (wav)", field=limits.field)
-    if declared is not None and declared - present > max(
-        _TRUNCATION_TOLERANCE_SECONDS, declared * _TRUNCATION_TOLERANCE_RATIO
-    ):
-        raise AudioRejected(
-            f"{limits.field} is truncated: the wav file declares {declared:.2f} s "
-            f"but only {present:.2f} s could be decoded",
-            field=limits.field,
-            details={"declared_seconds": round(declared, 3), "decoded_seconds": round(present, 3)},
-        )
+    check_duration(max(declared or 0.0, present), limits)
+    check_decoded(declared, present, "wav", limits)
     pcm = memoryview(data)[found.data_offset : found.data_offset + found.present_bytes]
     samples = np.multiply(np.frombuffer(pcm, dtype="<i2"), _SCALE, dtype=np.float32)
     return samples, pcm
