@@ -10,77 +10,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, Protocol
 
 import msgspec
 import structlog
 from litestar import WebSocket
 
 from voxtral_gateway.errors import GatewayError
-from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code, ws_close_code
-from voxtral_gateway.routes.live.outbox import Outbox
+from voxtral_gateway.routes.error_wire import CLOSE_NORMAL, refusal_close_code
+from voxtral_gateway.routes.live.adapter import Close, Inbound, LiveAdapter
 from voxtral_gateway.runtime import Runtime
-from voxtral_gateway.services.live import Error
-from voxtral_gateway.services.live.config import StreamConfig
 
 log = structlog.get_logger(__name__)
 
 _LINGER_QUIET_SECONDS = 0.25
 _LINGER_MAX_SECONDS = 2.0
-
-
-class Inbound(msgspec.Struct, frozen=True):
-    """A message as the route received it (exactly one of `text`/`data`), or a limit the route hit."""
-
-    received_at: float
-    """time.perf_counter() at receipt: per-message handling time counts from here."""
-    text: str | None = None
-    data: bytes | None = None
-    limit: Literal["idle_timeout", "message_too_big", "shutting_down"] | None = None
-    size: int = 0
-
-
-class Close(msgspec.Struct, frozen=True):
-    """The last item of the outbox: close the socket with this code."""
-
-    code: int
-    reason: str = ""
-
-
-def close_for(ending: Error | None) -> Close:
-    """How the socket closes once its session has run: normally, or with the close code of the fatal
-    error that ended it (`LiveSession.run`'s result)."""
-    if ending is None:
-        return Close(CLOSE_NORMAL)
-    return Close(ws_close_code(ending.error), ending.error.code)
-
-
-class LiveAdapter(Protocol):
-    """A protocol over one live session, as the socket runner drives it: the runner fills `inbox` and
-    sends what `run` puts in `outbox` (Structs, JSON-encoded; a `Close` last)."""
-
-    config: StreamConfig
-    inbox: asyncio.Queue[Inbound]
-    outbox: Outbox[Any]
-    close_code: int | None
-
-    @property
-    def session_id(self) -> str: ...
-
-    @property
-    def closing(self) -> bool:
-        """No more input will be processed."""
-        ...
-
-    async def run(self) -> None:
-        """The stream; ends by putting a `Close` in the outbox (unless aborted)."""
-
-    def abort(self) -> None:
-        """The client is gone: cancel every transcription and send nothing more."""
-
-    def summary(self) -> dict[str, Any]:
-        """Figures for the log line at the end of the stream."""
-        ...
 
 
 RefusalMessage = Callable[[GatewayError, int], msgspec.Struct]

@@ -7,7 +7,6 @@ and close codes come from the error → wire mapping (`routes/error_wire.py`).""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Literal
 
@@ -15,7 +14,7 @@ import msgspec
 
 from voxtral_gateway.errors import GatewayError, StreamProtocolViolation
 from voxtral_gateway.routes.error_wire import ws_close_code
-from voxtral_gateway.routes.live import Close, Inbound, Outbox, close_for
+from voxtral_gateway.routes.live import Close, Inbound, LiveAdapter
 from voxtral_gateway.routes.seed.stream_notices import chunk_id_of, notice_message
 from voxtral_gateway.routes.seed.stream_ordering import ChunkSequencer, Released
 from voxtral_gateway.schemas.stream import (
@@ -37,14 +36,12 @@ from voxtral_gateway.services.live import (
     Done,
     Error,
     Final,
-    LatencyHistogram,
     LiveEvent,
     LiveTranscription,
     Partial,
     SpeechStarted,
     SpeechStopped,
     TurnDone,
-    limits,
 )
 
 
@@ -59,36 +56,21 @@ class _BinaryMode(msgspec.Struct):
     sample_rate: int
 
 
-class SeedStream:
+class SeedStream(LiveAdapter):
     """One `/stream/transcribe` stream: the seed's messages in, the seed's messages out."""
 
     def __init__(self, *, session_id: str, live: LiveTranscription):
-        self.config = live.config
-        self._live = live
-        self.session = live.open(session_id, self._on_event)
-        self.inbox: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=self.config.read_ahead_messages)
-        self.outbox: Outbox[ServerMessage | Close] = Outbox(
-            self.config.outbox_messages, self.config.idle_timeout_seconds
-        )
-        self.close_code: int | None = None
-        self._aborted = False
+        super().__init__(session_id=session_id, live=live)
         self._mode: Literal["json"] | _BinaryMode | None = None
         self._sequencer: ChunkSequencer[AudioChunk] = ChunkSequencer(
             self.config.reorder_window, self.config.reorder_timeout_seconds
         )
         self._frames = 0
-        self.chunk_times = LatencyHistogram()
-
-    @property
-    def session_id(self) -> str:
-        return self.session.session_id
-
-    @property
-    def closing(self) -> bool:
-        """No more input will be processed (the stream is finishing or has ended)."""
-        return self.session.closing
 
     # --- lifecycle ------------------------------------------------------------------------------
+
+    def opening_messages(self) -> list[msgspec.Struct]:
+        return [self.ready_message()]
 
     def ready_message(self) -> ReadyMessage:
         config = self.config
@@ -110,51 +92,22 @@ class SeedStream:
             ),
         )
 
-    async def run(self) -> None:
-        """The stream; always ends by putting a `Close` in the outbox (unless aborted)."""
-        self._send(self.ready_message())
-        try:
-            ending = await self.session.run(self._process_inbox, self._drain)
-        except asyncio.CancelledError:
-            self._aborted = True
-            raise
-        close = close_for(ending)
-        self.close_code = close.code
-        if not self._aborted:
-            self.outbox.put_nowait(close)
-
-    def abort(self) -> None:
-        """The client is gone: cancel every transcription at once and send nothing more."""
-        self._aborted = True
-        self.session.abort()
-
     # --- client messages → session inputs -------------------------------------------------------
 
     async def _process_inbox(self) -> None:
         while not self._sequencer.finished:
-            await self.outbox.room()  # a client that reads nothing is not read either
-            deadline = self._sequencer.deadline
+            deadline = self._sequencer.deadline  # the reorder window's next timeout
             try:
-                async with asyncio.timeout(
+                item = await self._next_inbound(
                     None if deadline is None else max(0.0, deadline - time.perf_counter())
-                ):
-                    item = await self.inbox.get()
+                )
             except TimeoutError:
                 await self._release(self._sequencer.expire(time.perf_counter()))
                 continue
-            if item.limit is not None:
-                raise self._limit(item)
             finished = await self._handle(item)
-            self.chunk_times.record(time.perf_counter() - item.received_at)
+            self._handled(item)
             if finished:
                 return
-
-    def _limit(self, item: Inbound) -> GatewayError:
-        if item.limit == "shutting_down":  # SIGTERM (runtime/shutdown.py): finish like any limit
-            return limits.shutting_down()
-        if item.limit == "idle_timeout":
-            return limits.idle_timeout(self.config)
-        return limits.message_too_big(item.size, self.config)
 
     async def _handle(self, item: Inbound) -> bool:
         """Process one message; True when it ended the stream (the client's `is_final`)."""
@@ -291,24 +244,8 @@ class SeedStream:
             )
         return error_message(event)
 
-    def _send(self, message: ServerMessage) -> None:
-        if not self._aborted:
-            self.outbox.put_nowait(message)
-
-    def summary(self) -> dict[str, Any]:
-        """Figures for the log line at the end of the stream."""
-        times = self.chunk_times
-        return {
-            **self.session.summary(),
-            "messages": times.count,
-            "outbox_peak": self.outbox.peak,
-            "missing_chunks": len(self._sequencer.missing),
-            "chunk_ms_p50": round(times.percentile(0.5) * 1000, 3),
-            "chunk_ms_p99": round(times.percentile(0.99) * 1000, 3),
-            "chunk_ms_max": round(times.max_seconds * 1000, 3),
-            "chunk_hist": times.to_json(),
-            "close_code": self.close_code,
-        }
+    def _summary_extra(self) -> dict[str, Any]:
+        return {"missing_chunks": len(self._sequencer.missing)}
 
 
 __all__ = ["Close", "Inbound", "SeedStream", "StartRequired", "error_message"]

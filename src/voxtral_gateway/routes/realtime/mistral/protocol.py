@@ -58,7 +58,7 @@ class MistralRealtimeSession(RealtimeAdapter):
             turn_detection=self._turn_detection,
         )
 
-    def opening_events(self) -> list[msgspec.Struct]:
+    def opening_messages(self) -> list[msgspec.Struct]:
         return [wire.SessionCreated(session=self._state())]
 
     # --- client events → session inputs ---------------------------------------------------------

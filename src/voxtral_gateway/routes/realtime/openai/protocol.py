@@ -88,7 +88,7 @@ class OpenAIRealtimeSession(RealtimeAdapter):
 
     # --- session events -------------------------------------------------------------------------
 
-    def opening_events(self) -> list[msgspec.Struct]:
+    def opening_messages(self) -> list[msgspec.Struct]:
         return [self._session_event(created=True)]
 
     def _session_event(self, *, created: bool) -> msgspec.Struct:
