@@ -81,13 +81,12 @@ async def test_an_expected_wait_over_the_limit_is_refused_at_once():
     release = asyncio.Event()
     holder = asyncio.create_task(hold(g, release, [], "holder"))
     await settle()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     with pytest.raises(Overloaded) as refused:
         async with g.slot():
             pass
+    # Refused before queueing (a wait that ran out would say "waited_too_long"): no timing needed to tell.
     assert refused.value.details["reason"] == "expected_wait"
-    assert loop.time() - started < 0.1  # refused without waiting
+    assert refused.value.details["queued"] == 0
     release.set()
     await holder
 

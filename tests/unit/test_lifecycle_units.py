@@ -74,9 +74,10 @@ async def test_a_closed_watcher_is_freed_without_the_garbage_collector():
 
 
 async def test_shutdown_waits_for_streams_then_hands_over_then_cancels_late_requests():
-    handed_over: list[float] = []
-    loop = asyncio.get_running_loop()
-    coordinator = ShutdownCoordinator(0.3, hand_over=lambda: handed_over.append(loop.time()))
+    handed_over: list[tuple[bool, bool]] = []  # (the stream had ended, the deadline had passed)
+    coordinator = ShutdownCoordinator(
+        1.0, hand_over=lambda: handed_over.append((stream_task.done(), coordinator.deadline_passed))
+    )
 
     async def stream() -> None:
         await coordinator.draining.wait()
@@ -89,14 +90,13 @@ async def test_shutdown_waits_for_streams_then_hands_over_then_cancels_late_requ
     request_task = asyncio.create_task(slow_request())
     coordinator.track_stream(stream_task)
     coordinator.track_request(request_task)
-    began = loop.time()
     coordinator.begin()
     coordinator.begin()  # a second SIGTERM changes nothing
     await stream_task
     await asyncio.gather(request_task, return_exceptions=True)
     assert stream_task.done() and not stream_task.cancelled()
     assert request_task.cancelled() and coordinator.deadline_passed
-    assert len(handed_over) == 1 and handed_over[0] - began < 0.25  # after the stream, not the deadline
+    assert handed_over == [(True, False)]  # once, after the stream, not at the deadline
     await coordinator.close()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 import wave
 
 import numpy as np
@@ -110,11 +109,3 @@ def test_the_segmenter_holds_little_audio_during_silence_and_drops_noise_bursts(
         events += segmenter.push(chunk)
     assert not [e for e in events if isinstance(e, Utterance)]
     assert segmenter.held_bytes <= 4 * 2 * RATE
-
-
-def test_vad_cost_is_a_small_fraction_of_real_time(multi):
-    started = time.perf_counter()
-    speech_regions(multi)
-    elapsed = time.perf_counter() - started
-    # ~23 s of audio; at 200 streams per 2 cores the budget is 1 % of real time per stream.
-    assert elapsed < 0.01 * len(multi) / RATE
