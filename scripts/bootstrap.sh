@@ -26,10 +26,11 @@ echo "voxtral-gateway installed in .venv"
 
 if [[ -n "$extras" ]]; then
   # LiveKit's Mistral STT plugin pins mistralai<3, so it cannot share .venv with the mistralai 3.x SDK the
-  # other tests use: tests/integration/test_realtime_livekit_mistral.py runs it from its own environment.
+  # other tests use: tests/integration/test_realtime_livekit_mistral.py and test_livekit_mistral_recognize.py
+  # run it from its own environment.
   [[ -x .venv-livekit-mistral/bin/python ]] || "$python" -m venv .venv-livekit-mistral
   .venv-livekit-mistral/bin/python -m pip install -q --upgrade pip
   .venv-livekit-mistral/bin/python -m pip install -q "livekit-agents>=1.8.9" "livekit-plugins-mistralai>=1.8.9" \
     "livekit-plugins-silero>=1.8.9" "mistralai[realtime]>=2,<3"
-  echo "LiveKit's Mistral plugin installed in .venv-livekit-mistral (for its test)"
+  echo "LiveKit's Mistral plugin installed in .venv-livekit-mistral (for its tests)"
 fi

@@ -3,7 +3,8 @@ LiveKit server: `stt.stream()`, `push_frame`, `async for event in stream`; the p
 session from `http_context`, opened here as a job would). Real speech on the embedded engine.
 
 LiveKit's Mistral STT plugin pins `mistralai<3`, which cannot share a venv with the `mistralai` 3.x the
-other tests use: test_realtime_livekit_mistral.py runs it in its own environment."""
+other tests use: test_realtime_livekit_mistral.py (and test_livekit_mistral_recognize.py) run it in its
+own environment."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """LiveKit's Mistral STT plugin, streaming, against /v1/audio/transcriptions/realtime, driven with audio
-frames and no LiveKit server.
-
-`livekit-plugins-mistralai` pins `mistralai<3`, so it cannot live in the test venv beside the `mistralai`
-3.x SDK the other realtime tests use. This test runs the plugin in its own environment:
-`.venv-livekit-mistral`, which `scripts/bootstrap.sh --dev` builds (`livekit-agents`,
-`livekit-plugins-mistralai`, `livekit-plugins-silero` and `mistralai[realtime]<3`), or the interpreter
-named by `LIVEKIT_MISTRAL_PYTHON`. Without either it is skipped, except in CI, where it fails.
+frames and no LiveKit server, from the plugin's own environment (tests/support/livekit_mistral.py says
+why and where; its offline `recognize` is in test_livekit_mistral_recognize.py).
 
 The plugin streams only for model names containing "realtime" and flushes each turn on its own VAD
 (Silero), so the gateway here is on the vLLM backend (the stand-in) serving such a name; the stand-in's
@@ -14,47 +9,23 @@ transcripts say how much audio each utterance had."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 
 import pytest
 
-from tests.support.gateway_process import ROOT
+from tests.support.livekit_mistral import needs_plugin_env, run_driver
 
 MODEL = "voxtral-mini-transcribe-realtime-2602"
 STANDIN_OPTIONS = {"model": MODEL}
 GATEWAY_ENV = {"RATE_LIMIT_ENABLED": "false", "VOXTRAL_MODEL": MODEL}
-_BOOTSTRAPPED = ROOT / ".venv-livekit-mistral" / "bin" / "python"
-PYTHON = os.environ.get("LIVEKIT_MISTRAL_PYTHON") or (str(_BOOTSTRAPPED) if _BOOTSTRAPPED.exists() else None)
 
-pytestmark = pytest.mark.skipif(
-    not PYTHON and not os.environ.get("CI"),
-    reason="no environment with livekit-plugins-mistralai: run scripts/bootstrap.sh --dev",
-)
+pytestmark = needs_plugin_env
 
 
 def test_livekit_mistral_stt_streams_every_utterance(gateway, standin, audio_fixtures):
-    assert PYTHON, "CI has no .venv-livekit-mistral: scripts/bootstrap.sh --dev builds it"
     multi = audio_fixtures.multi_utterance
-    done = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "tests.support.livekit_mistral_driver",
-            gateway.base_url,
-            "any",
-            MODEL,
-            str(multi.raw_path),
-        ],
-        cwd=ROOT,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    events = [json.loads(line) for line in done.stdout.splitlines()]
+    out = run_driver("livekit_mistral_driver", gateway.base_url, "any", MODEL, str(multi.raw_path))
+    events = [json.loads(line) for line in out.splitlines()]
     kinds = [e["type"] for e in events]
     assert "start_of_speech" in kinds and "end_of_speech" in kinds
     finals = " ".join(e["text"] for e in events if e["type"] == "final_transcript" and e["text"])
