@@ -11,6 +11,7 @@ import websockets
 
 from tests.support.gateway_process import GatewayProcess
 from tests.support.stream_client import chunk_messages, cut, run_stream, stream_url
+from tests.support.waiting import wait_until
 
 HALF_SECOND = 16_000
 
@@ -86,6 +87,7 @@ async def test_a_client_faster_than_the_model_is_slowed_down_and_nothing_is_lost
 ):
     standin.server.reset()
     standin.server.delay_seconds = 1.5
+    closed_before = len(_closed_streams(gateway))
     try:
         # 23 s of speech sent at once; the model takes 1.5 s per utterance; 10 s may wait.
         pcm = audio_fixtures.multi_utterance.raw_path.read_bytes()
@@ -94,9 +96,13 @@ async def test_a_client_faster_than_the_model_is_slowed_down_and_nothing_is_lost
     finally:
         standin.server.delay_seconds = 0.0
     assert len(result.finals) == 6 and result.close_code == 1000
-    await asyncio.sleep(0.2)
-    closed = [json.loads(line) for line in gateway.logs().splitlines() if '"stream_closed"' in line]
+    assert await asyncio.to_thread(wait_until, lambda: len(_closed_streams(gateway)) > closed_before)
+    closed = _closed_streams(gateway)
     # Without backpressure all six utterances (20 s) would wait at once; with it, 10 s plus the one
     # that crossed the limit.
     assert closed[-1]["peak_buffered_seconds"] <= 10 + 4.1
     assert standin.server.max_in_flight <= 4
+
+
+def _closed_streams(gateway: GatewayProcess) -> list[dict]:
+    return [json.loads(line) for line in gateway.logs().splitlines() if '"stream_closed"' in line]
