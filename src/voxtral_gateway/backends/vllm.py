@@ -261,7 +261,10 @@ class VLLMBackend(SpeechBackend):
         async with contextlib.AsyncExitStack() as stack:
             response = await self._open_transcription(form, stack)
             body = await self._read(response, self._transcription)
-        result = msgspec.json.decode(body, type=_UpstreamTranscription)
+        try:
+            result = msgspec.json.decode(body, type=_UpstreamTranscription)
+        except msgspec.DecodeError as exc:  # e.g. a proxy's HTML page with a 200
+            raise UpstreamError(f"vLLM sent a transcription the gateway cannot read: {exc}") from exc
         return _transcript(result.text.strip(), audio)
 
     async def transcribe_stream(

@@ -115,6 +115,10 @@ class UtteranceTranscriber:
                 except GatewayError as exc:
                     self._failed(utterance, exc)
                     return
+                except Exception as exc:  # a bug: still this utterance's failure, so later finals go out
+                    log.exception("stream_segment_crashed", session_id=self._session_id)
+                    self._failed(utterance, GatewayError(f"internal error: {type(exc).__name__}"))
+                    return
                 backend_ms = (time.perf_counter() - started) * 1000
             text = transcript.text.strip()
             language = await self._language_of(transcript)
