@@ -158,11 +158,16 @@ def _decode_container(
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    """The duration the file's headers declare; None when they declare none, or nonsense (a crafted
+    file's negative or infinite duration), which the decode then finds out for itself."""
+    declared: float | None = None
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if declared is None or not math.isfinite(declared) or declared <= 0:
+        return None
+    return declared
 
 
 def _decode_samples(
