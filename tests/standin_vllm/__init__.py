@@ -35,7 +35,7 @@ Mimicked from the source of vLLM 0.33.0 (the PyPI wheel), read, not copied:
 - mistral_common 1.13.1's validator (``mistral_validation.py``): tokenizer v7 (Voxtral Mini 3B) refuses a
   system message beside audio, 400.
 
-A streamed transcription spends ``prefill_fraction`` (10 %) of its simulated time before the first
+A streamed transcription or chat completion spends ``prefill_fraction`` (10 %) of its simulated time before the first
 token and spreads the rest evenly over the tokens, as a GPU decodes them.
 
 What it does not do: run a model (token counts are estimates: words of text, and Voxtral's

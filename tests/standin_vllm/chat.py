@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -189,16 +190,22 @@ async def chat(server: StandInVLLM, request: web.Request, record: RecordedReques
     parsed = parse_chat_messages(body["messages"])
     audios = await _chat_audios(server, parsed, record)
     check_system_and_audio(body["messages"], server.tokenizer_version)
-    await server.simulate_work(sum(a.size for a in audios) / MODEL_SAMPLE_RATE)
-    completion = complete(server.answerer(audios, parsed.question), record.max_tokens)
-    request_id = f"chatcmpl-{request.headers.get('X-Request-Id') or random_id()}"
-    prompt_tokens = chat_prompt_tokens(parsed, audios)
-    if not record.stream:
-        return json_response(
-            chat_response_body(request_id, server.model, completion, prompt_tokens, server.system_fingerprint)
+    work = server.work_seconds(sum(a.size for a in audios) / MODEL_SAMPLE_RATE)
+    async with server.load.scheduled():
+        # As for transcription: streamed, the prefill and then the tokens one engine step apart.
+        await asyncio.sleep(work * server.prefill_fraction if record.stream else work)
+        completion = complete(server.answerer(audios, parsed.question), record.max_tokens)
+        request_id = f"chatcmpl-{request.headers.get('X-Request-Id') or random_id()}"
+        prompt_tokens = chat_prompt_tokens(parsed, audios)
+        if not record.stream:
+            return json_response(
+                chat_response_body(
+                    request_id, server.model, completion, prompt_tokens, server.system_fingerprint
+                )
+            )
+        options = body.get("stream_options") or {}
+        events = chat_chunks(
+            request_id, server.model, completion, prompt_tokens, options, server.system_fingerprint
         )
-    options = body.get("stream_options") or {}
-    events = chat_chunks(
-        request_id, server.model, completion, prompt_tokens, options, server.system_fingerprint
-    )
-    return await server.stream(request, record, events)
+        step_seconds = work * (1 - server.prefill_fraction) / len(content_steps(completion))
+        return await server.stream(request, record, events, step_seconds)

@@ -244,13 +244,6 @@ class StandInVLLM:
         """How long the GPU would take: `delay_seconds`, plus the audio at `speed` x real time."""
         return self.delay_seconds + (audio_seconds / self.speed if self.speed else 0.0)
 
-    async def simulate_work(self, audio_seconds: float) -> None:
-        """Sleep as long as the GPU would (`work_seconds`), holding one of the engine's batch places."""
-        seconds = self.work_seconds(audio_seconds)
-        async with self.load.scheduled():
-            if seconds > 0:
-                await asyncio.sleep(seconds)
-
     async def decode(self, data: bytes, info: RecordedAudio) -> np.ndarray:
         """`decode_audio` in a thread, with this server's duration cap."""
         return await asyncio.to_thread(decode_audio, data, info, self.max_audio_seconds)

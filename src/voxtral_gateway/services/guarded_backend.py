@@ -121,9 +121,12 @@ class GuardedBackend(SpeechBackend):
         self, messages: list[ChatMessage], sampling: SamplingParams
     ) -> AsyncIterator[AnswerDelta]:
         deltas = self.inner.chat_stream(messages, sampling)  # an engine without chat refuses here
-        async with self._measured("chat_stream", _audios(messages)):
-            async for delta in deltas:
-                yield delta
+        try:
+            async with self._measured("chat_stream", _audios(messages)):
+                async for delta in deltas:
+                    yield delta
+        finally:  # closed early (the client left): end the upstream request now, not at collection
+            await deltas.aclose()
 
     @asynccontextmanager
     async def _measured(self, operation: str, audios: Sequence[DecodedAudio]) -> AsyncIterator[None]:
