@@ -18,7 +18,7 @@ from voxtral_gateway.lifecycle import GatewayMiddleware
 from voxtral_gateway.observability.logging import configure_logging
 from voxtral_gateway.ratelimit import AccessMiddleware
 from voxtral_gateway.routes.docs_assets import OfflineSwaggerRenderPlugin
-from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
+from voxtral_gateway.routes.error_handlers import BODY_LIMIT_SETTING, EXCEPTION_HANDLERS
 from voxtral_gateway.routes.health import HealthController, HealthReporter
 from voxtral_gateway.routes.health_fast_path import HealthFastPath
 from voxtral_gateway.routes.metrics import MetricsController
@@ -60,9 +60,12 @@ def base64_body_limit(file_bytes: int, files: int = 1) -> int:
     return files * (math.ceil(file_bytes / 3) * 4) + _JSON_OVERHEAD_BYTES
 
 
-def _with_body_limit(controller: type[Controller], limit: int) -> type[Controller]:
-    # A subclass per app keeps the limit out of the shared class (tests build several apps).
-    return type(controller.__name__, (controller,), {"request_max_body_size": limit})
+def _with_body_limit(controller: type[Controller], limit: int, setting: str) -> type[Controller]:
+    """`controller` with a body size limit; `setting` (the environment variable it comes from) is named
+    when a body is refused for it. A subclass per app keeps both out of the shared class (tests build
+    several apps)."""
+    options = {BODY_LIMIT_SETTING: setting}
+    return type(controller.__name__, (controller,), {"request_max_body_size": limit, "opt": options})
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -96,13 +99,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             HealthController,
             MetricsController,
-            _with_body_limit(TranscribeController, single_file_limit),
-            _with_body_limit(BatchController, many_files_limit),
-            _with_body_limit(UnderstandController, many_files_limit),
+            _with_body_limit(TranscribeController, single_file_limit, "MAX_FILE_SIZE_MB"),
+            _with_body_limit(BatchController, many_files_limit, "MAX_REQUEST_SIZE_MB"),
+            _with_body_limit(UnderstandController, many_files_limit, "MAX_REQUEST_SIZE_MB"),
             ModelsController,
-            _with_body_limit(AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
-            _with_body_limit(ChatCompletionsController, many_files_limit),
-            _with_body_limit(TranscriptionJobsController, max_file_bytes + _JSON_OVERHEAD_BYTES),
+            _with_body_limit(
+                AudioTranscriptionsController, max_file_bytes + _JSON_OVERHEAD_BYTES, "MAX_FILE_SIZE_MB"
+            ),
+            _with_body_limit(ChatCompletionsController, many_files_limit, "MAX_REQUEST_SIZE_MB"),
+            _with_body_limit(
+                TranscriptionJobsController, max_file_bytes + _JSON_OVERHEAD_BYTES, "MAX_FILE_SIZE_MB"
+            ),
             stream_transcribe,
             openai_realtime,
             mistral_realtime,

@@ -19,6 +19,11 @@ class GatewayError(Exception):
         self.field = field
         self.details = details or {}
 
+    @property
+    def effective_status(self) -> int:
+        """The HTTP status this error stands for (an upstream's refusal keeps the upstream's own)."""
+        return self.status_code
+
 
 # --- the client's fault (4xx) -------------------------------------------------------------------
 

@@ -204,7 +204,12 @@ def test_language_the_model_cannot_speak_is_refused(
 
 @pytest.fixture(scope="module")
 def small_limits_client() -> Iterator[httpx.Client]:
-    env = {"BACKEND": "embedded", "MAX_FILE_SIZE_MB": "0.25", "MAX_AUDIO_DURATION_SECONDS": "3"}
+    env = {
+        "BACKEND": "embedded",
+        "MAX_FILE_SIZE_MB": "0.25",
+        "MAX_REQUEST_SIZE_MB": "0.5",
+        "MAX_AUDIO_DURATION_SECONDS": "3",
+    }
     with sync_client(gateway_app(env)) as client:
         yield client
 
@@ -216,6 +221,14 @@ def test_body_over_the_limit_is_refused_with_the_limit(small_limits_client: http
     error = response.json()["error"]
     assert "MAX_FILE_SIZE_MB" in error["message"]
     assert error["details"]["limit_bytes"] > 0
+
+
+def test_a_body_over_a_many_files_limit_names_that_setting(small_limits_client: httpx.Client):
+    oversized = {"model": "voxtral", "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}
+    response = small_limits_client.post("/v1/chat/completions", json=oversized)
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert "MAX_REQUEST_SIZE_MB" in error["message"] and "MAX_FILE_SIZE_MB" not in error["message"]
 
 
 def test_file_over_the_limit_is_refused_naming_field_and_limit(small_limits_client: httpx.Client):

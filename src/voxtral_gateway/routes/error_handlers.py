@@ -19,6 +19,8 @@ from voxtral_gateway.schemas.openai import OpenAIErrorResponse
 log = structlog.get_logger(__name__)
 
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
+BODY_LIMIT_SETTING = "body_limit_setting"
+"""The key, in a route handler's `opt`, of the setting its body size limit comes from (named in a 413)."""
 _CODE_FOR_STATUS = {
     400: "bad_request",
     401: "unauthorized",
@@ -75,7 +77,10 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Erro
     details: dict[str, Any] | None = None
     if status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         limit = request.route_handler.resolve_request_max_body_size()
-        message = f"request body is larger than this route's limit of {limit} bytes (set by MAX_FILE_SIZE_MB)"
+        setting = request.route_handler.opt.get(BODY_LIMIT_SETTING)
+        message = f"request body is larger than this route's limit of {limit} bytes" + (
+            f" (set by {setting})" if setting else " (fixed: this route takes no audio)"
+        )
         details = {"limit_bytes": limit}
     elif status >= 500:
         log.error("http_exception", status=status, detail=exc.detail, path=request.url.path)

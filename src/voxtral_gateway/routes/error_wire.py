@@ -21,7 +21,6 @@ from voxtral_gateway.errors import (
     PayloadTooLarge,
     ShuttingDown,
     StreamIdle,
-    UpstreamRejected,
 )
 from voxtral_gateway.observability.request_id import current_request_id
 from voxtral_gateway.schemas.errors import ErrorDetail, ErrorResponse
@@ -89,9 +88,7 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None
 
 def status_of(error: GatewayError) -> int:
     """The HTTP status for an error (an upstream client error keeps the upstream's status)."""
-    if isinstance(error, UpstreamRejected):
-        return error.upstream_status
-    return error.status_code
+    return error.effective_status
 
 
 def error_detail(error: GatewayError) -> ErrorDetail:

@@ -124,8 +124,8 @@ TranscriptionEvent = SegmentDone | TextDelta | TranscriptionDone
 class TranscriptionService:
     """Transcribe audio files with one backend.
 
-    Use cases: `transcribe` and `transcribe_events`. `backend`, `decode_pool`, `check_language` and
-    `language_of` are also used by the live stream session (streaming/session.py) for now."""
+    Use cases: `transcribe` and `transcribe_events`. `check_language` and `language_of` are also the
+    live sessions' (handed to them by the runtime), and `decode_pool` understanding's."""
 
     def __init__(
         self,

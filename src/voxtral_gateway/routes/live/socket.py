@@ -192,7 +192,7 @@ async def _read_messages(socket: WebSocket, session: LiveAdapter, connection: _C
             continue  # the stream is ending: what arrives now is not processed
         data: bytes | None = message.get("bytes")
         text: str | None = message.get("text")
-        size = len(data) if data is not None else len(text or "")
+        size = len(data) if data is not None else _utf8_size(text or "")
         if size > config.max_message_bytes:
             limit_hit = True
             await session.inbox.put(Inbound(received_at=received_at, limit="message_too_big", size=size))
@@ -221,3 +221,8 @@ async def _write(socket: WebSocket, session: LiveAdapter, connection: _Connectio
             log.info("stream_send_failed", session_id=session.session_id, error=type(exc).__name__)
             connection.disconnected = True
             return
+
+
+def _utf8_size(text: str) -> int:
+    """A text message's size in bytes, as it came over the wire (ASCII, the usual case, costs nothing)."""
+    return len(text) if text.isascii() else len(text.encode())

@@ -276,8 +276,7 @@ class JobRunner:
 
 
 def _job_error(exc: GatewayError) -> JobError:
-    status = exc.upstream_status if isinstance(exc, UpstreamRejected) else exc.status_code
-    return JobError(code=exc.code, message=exc.message, status=status, field=exc.field)
+    return JobError(code=exc.code, message=exc.message, status=exc.effective_status, field=exc.field)
 
 
 class _RunControl:

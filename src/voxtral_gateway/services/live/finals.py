@@ -29,11 +29,6 @@ class OrderedFinals:
         self._turn_finals = 0
         self._turn_failed: list[int] = []
 
-    @property
-    def next_segment(self) -> int:
-        """The first segment id whose outcome has not been sent yet."""
-        return self._next
-
     def end_turn(self, last_segment_id: int, audio_seconds: float) -> None:
         """A turn ends after `last_segment_id`: a `TurnDone` follows that segment's outcome (at once if
         it is already out)."""

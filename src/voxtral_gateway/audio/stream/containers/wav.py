@@ -27,11 +27,6 @@ class WavFormat(msgspec.Struct, frozen=True, kw_only=True):
     data_bytes: int | None
     """The data chunk's declared size, or None when the writer did not know it."""
 
-    @property
-    def bytes_per_frame(self) -> int:
-        width = {"u8": 1, "s16": 2, "s24": 3, "s32": 4, "f32": 4, "f64": 8}[self.sample_format]
-        return width * self.channels
-
 
 class WavHeaderReader:
     """Collects bytes until the `data` chunk begins; then returns the format and the first samples."""
