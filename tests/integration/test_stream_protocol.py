@@ -194,6 +194,14 @@ async def test_an_oversized_message_closes_with_1009(url, audio_fixtures):
     assert result.close_code == 1009
 
 
+async def test_a_message_is_measured_in_bytes_not_characters(url):
+    # 600,000 characters (under the 1 MiB limit), 1.2 MB as UTF-8 on the wire (over it).
+    wide = json.dumps({"chunk_id": 1, "audio_data": "é" * 600_000}, ensure_ascii=False)
+    result = await run_stream(url, [wide])
+    assert result.errors[-1]["code"] == "message_too_big"
+    assert result.close_code == 1009
+
+
 async def test_finals_come_in_stream_order_when_transcriptions_finish_out_of_order(
     url, upstream, audio_fixtures
 ):
