@@ -48,11 +48,15 @@ class DirectoryBlobStore:
     def _put(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-        with partial.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
+        try:
+            with partial.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            partial.replace(path)
+        except BaseException:  # a full disk, say: no half-written file is left behind
+            partial.unlink(missing_ok=True)
+            raise
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
