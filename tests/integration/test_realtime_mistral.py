@@ -138,12 +138,15 @@ async def test_one_socket_across_turns_with_flush_then_end(realtime, audio_fixtu
     assert connection.is_closed
 
 
-async def _raw(url: str, key: str, outgoing: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None]:
+async def _raw(
+    url: str, key: str, outgoing: list[dict[str, Any] | str]
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Send `outgoing` (dicts as JSON, str as is), then read every event until the close."""
     received: list[dict[str, Any]] = []
     async with asyncio.timeout(60):
         async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as socket:
             for message in outgoing:
-                await socket.send(json.dumps(message))
+                await socket.send(message if isinstance(message, str) else json.dumps(message))
             try:
                 async for raw in socket:
                     received.append(json.loads(raw))
@@ -190,3 +193,30 @@ async def test_refused_with_a_bad_key_or_a_model_not_served(realtime):
     assert close_code == 4404
     assert events == [{"type": "error", "error": {"message": events[0]["error"]["message"], "code": 404}}]
     assert "voxtral-unknown" in events[0]["error"]["message"]
+
+
+async def test_a_misspelt_field_and_json_nested_too_deeply_are_refused_and_the_session_goes_on(
+    realtime, audio_fixtures
+):
+    gateway, key, model = realtime
+    clip = audio_fixtures.speech("wav")
+    audio = raw_audio(clip.path, 16_000)
+    url = f"{ws_base(gateway)}/v1/audio/transcriptions/realtime?model={model}"
+    appends = [
+        {"type": "input_audio.append", "audio": base64.b64encode(piece).decode()}
+        for piece in _pieces(audio, 16_000, "pcm_s16le")
+    ]
+    misspelt = {"type": "session.update", "session": {"turn_detection": {"min_silence": 300}}}
+    deep = '{"type": "input_audio.append", "x": ' + "[" * 5000 + "]" * 5000 + ', "audio": "AAAA"}'
+    deep_first = '{"x": ' + "[" * 5000 + "]" * 5000 + ', "type": "input_audio.append", "audio": "AAAA"}'
+    events, close_code = await _raw(
+        url, key, [misspelt, deep, deep_first, *appends, {"type": "input_audio.end"}]
+    )
+    errors = [e["error"] for e in events if e["type"] == "error"]
+    assert [e["code"] for e in errors] == [422, 422, 422], errors
+    assert "unknown field `min_silence`" in errors[0]["message"]
+    assert "session.turn_detection" in errors[0]["message"]
+    assert "unknown field `x`" in errors[1]["message"]
+    assert "nested too deeply" in errors[2]["message"]
+    assert events[-1]["type"] == "transcription.done" and close_code == 1000
+    assert word_error_rate(clip.text, events[-1]["text"]) <= MAX_WER

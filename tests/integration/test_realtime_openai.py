@@ -189,17 +189,18 @@ async def test_sdk_ga_manual_turns_in_g711_mulaw(realtime, audio_fixtures):
 
 
 async def _raw_session(
-    url: str, headers: dict[str, str], outgoing: list[dict[str, Any]], until: str, count: int = 1
+    url: str, headers: dict[str, str], outgoing: list[dict[str, Any] | str], until: str, count: int = 1
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Send `outgoing` (JSON) while reading events until `count` events of type `until` or the close."""
+    """Send `outgoing` (dicts as JSON, str as is) while reading events until `count` events of type
+    `until` or the close."""
     received: list[dict[str, Any]] = []
     async with asyncio.timeout(120):
         async with websockets.connect(url, additional_headers=headers, max_size=None) as socket:
 
             async def send() -> None:
                 for message in outgoing:
-                    await socket.send(json.dumps(message))
-                    if message["type"].endswith("append"):
+                    await socket.send(message if isinstance(message, str) else json.dumps(message))
+                    if isinstance(message, dict) and message["type"].endswith("append"):
                         await asyncio.sleep(PACE_SECONDS)
 
             sender = asyncio.create_task(send())
@@ -275,9 +276,35 @@ async def test_beta_events_over_a_plain_websocket_in_g711_alaw(realtime, audio_f
             "unsupported_turn_detection",
             "session.audio.input.turn_detection.type",
         ),
-        ({"type": "response.create", "event_id": "c1"}, "invalid_request", None),
+        ({"type": "response.create", "event_id": "c1"}, "invalid_request", "type"),
         (
             {"type": "input_audio_buffer.append", "event_id": "c1", "audio": "not base64!"},
+            "invalid_request",
+            "audio",
+        ),
+        (  # a misspelt field is refused, not dropped
+            {
+                "type": "session.update",
+                "event_id": "c1",
+                "session": {
+                    "type": "transcription",
+                    "audio": {"input": {"transcription": {"languge": "fr"}}},
+                },
+            },
+            "invalid_request",
+            "session.audio.input.transcription.languge",
+        ),
+        (
+            {
+                "type": "transcription_session.update",
+                "event_id": "c1",
+                "session": {"turn_detection": {"type": "server_vad", "silence_duration": 300}},
+            },
+            "invalid_request",
+            "session.turn_detection.silence_duration",
+        ),
+        (  # JSON nested past msgspec's recursion limit
+            '{"event_id": "c1", "x": ' + "[" * 5000 + "]" * 5000 + ', "type": "input_audio_buffer.append"}',
             "invalid_request",
             None,
         ),
@@ -293,7 +320,9 @@ async def test_a_bad_event_gets_an_error_event_and_the_session_goes_on(realtime,
     assert events[0]["type"] == "session.created"
     first, second = events[1], events[2]
     assert first["type"] == "error" and first["error"]["code"] == code, first
-    assert first["error"]["type"] == "invalid_request_error" and first["error"]["event_id"] == "c1"
+    # The event id of JSON nested too deeply cannot be read either.
+    event_id = "c1" if isinstance(message, dict) else None
+    assert first["error"]["type"] == "invalid_request_error" and first["error"]["event_id"] == event_id
     assert first["error"]["param"] == param
     assert (
         second["error"]["code"] == "input_audio_buffer_commit_empty"

@@ -31,6 +31,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--realtime-step-seconds", type=float, default=0.48, help="audio per simulated realtime decoding step"
     )
+    parser.add_argument(
+        "--realtime-done-delay-seconds", type=float, default=0.0, help="extra time before each realtime done"
+    )
     parser.add_argument("--keepalive-seconds", type=float, default=5.0, help="VLLM_HTTP_TIMEOUT_KEEP_ALIVE")
     parser.add_argument("--max-num-queued-reqs", type=int, default=None)
     parser.add_argument(
@@ -54,6 +57,7 @@ async def _serve(args: argparse.Namespace) -> None:
         max_file_size_mb=args.max_file_size_mb,
         realtime=args.realtime,
         realtime_step_seconds=args.realtime_step_seconds,
+        realtime_done_delay_seconds=args.realtime_done_delay_seconds,
         keepalive_seconds=args.keepalive_seconds,
         max_num_queued_reqs=args.max_num_queued_reqs,
         prefill_fraction=args.prefill_fraction,

@@ -24,7 +24,9 @@ it), a plain GET answers FastAPI's 404.
 Instead of a model, the server's ``transcriber`` gives the text. Incremental decoding is simulated: every
 ``realtime_step_seconds`` of audio the transcriber runs on the audio received so far, and the words its
 last two transcripts agree on are sent as a delta beyond what was already sent; the end of audio sends
-the rest of the whole audio's transcript. ``speed`` makes each step take its audio / speed.
+the rest of the whole audio's transcript. ``speed`` makes each step take its audio / speed;
+``realtime_done_delay_seconds`` delays each ``transcription.done`` after the end of audio (a model slow to
+finish a turn).
 """
 
 from __future__ import annotations
@@ -221,6 +223,8 @@ class RealtimeConnection:
                     break  # vLLM stops the stream (a warning) and finishes as if the audio ended
             for delta in await decoder.finish():
                 await self.send(_event("transcription.delta", delta=delta))
+            if server.realtime_done_delay_seconds:
+                await asyncio.sleep(server.realtime_done_delay_seconds)
             await self.send(
                 _event("transcription.done", text=decoder.text, usage=_usage(*decoder.token_counts()))
             )

@@ -54,6 +54,7 @@ class StandInVLLM:
         max_model_len: int = 32768,
         realtime: bool = False,
         realtime_step_seconds: float = 0.48,
+        realtime_done_delay_seconds: float = 0.0,
         keepalive_seconds: float = KEEP_ALIVE_SECONDS,
         max_num_queued_reqs: int | None = None,
         tokenizer_version: int = 7,
@@ -62,7 +63,8 @@ class StandInVLLM:
         server_load_tracking: bool = False,
     ) -> None:
         """`realtime`: the model has vLLM's realtime task (Voxtral Realtime), so WS /v1/realtime is served
-        (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there."""
+        (`realtime.py`); `realtime_step_seconds`: audio per simulated decoding step there;
+        `realtime_done_delay_seconds`: extra time before each turn's done there."""
         self.model = model
         self.speed = speed
         self.delay_seconds = delay_seconds
@@ -73,6 +75,7 @@ class StandInVLLM:
         self.max_model_len = max_model_len
         self.realtime = realtime
         self.realtime_step_seconds = realtime_step_seconds
+        self.realtime_done_delay_seconds = realtime_done_delay_seconds
         self.keepalive_seconds = keepalive_seconds
         self.tokenizer_version = tokenizer_version
         """mistral_common's tokenizer version (Voxtral Mini 3B: v7, which refuses system + audio)."""

@@ -131,6 +131,12 @@ class RealtimeSession(abc.ABC):
     async def close(self) -> None:
         """End the session (a turn in progress is abandoned)."""
 
+    @property
+    def held_samples(self) -> int:
+        """Audio appended that the session holds back from the model for now (samples at
+        `REALTIME_SAMPLE_RATE`): the caller counts it as waiting, for backpressure."""
+        return 0
+
 
 class SpeechBackend(abc.ABC):
     """A speech engine the gateway can send decoded audio to."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Protocol
@@ -183,12 +184,19 @@ class VLLMRealtimeSession(RealtimeSession):
         self._send_lock = asyncio.Lock()
         self._turn_open = False  # commit {final: false} sent for the turn being appended
         self._awaiting_done = 0  # final commits sent whose done has not come
-        self._held: list[str] = []  # next turn's audio, sent once the done arrives (vLLM would drop it)
+        # The next turns' audio (base64, samples) and ends (None), sent once the done arrives (vLLM
+        # would drop them); its samples count as waiting in the caller's backpressure.
+        self._held: collections.deque[tuple[str, int] | None] = collections.deque()
+        self._held_samples = 0
         self._closed = False
 
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def held_samples(self) -> int:
+        return self._held_samples
 
     async def append(self, samples: np.ndarray) -> None:
         if samples.size == 0:
@@ -196,7 +204,8 @@ class VLLMRealtimeSession(RealtimeSession):
         audio = pcm16_base64(samples)
         async with self._send_lock:
             if self._awaiting_done:
-                self._held.append(audio)
+                self._held.append((audio, samples.size))
+                self._held_samples += samples.size
                 return
             await self._start_turn()
             await self._send(_Append(audio=audio))
@@ -204,7 +213,7 @@ class VLLMRealtimeSession(RealtimeSession):
     async def commit(self) -> None:
         async with self._send_lock:
             if self._awaiting_done:
-                self._held.append("")  # "" marks the end of a held turn
+                self._held.append(None)
                 return
             await self._start_turn()  # a turn without audio still gets its done
             await self._send(_Commit(final=True))
@@ -296,10 +305,11 @@ class VLLMRealtimeSession(RealtimeSession):
             if not failed:
                 self._awaiting_done = max(0, self._awaiting_done - 1)
             while self._held and not self._awaiting_done:
-                audio = self._held.pop(0)
+                held = self._held.popleft()
                 await self._start_turn()
-                if audio:
-                    await self._send(_Append(audio=audio))
+                if held is not None:
+                    self._held_samples -= held[1]
+                    await self._send(_Append(audio=held[0]))
                 else:
                     await self._send(_Commit(final=True))
                     self._turn_open = False

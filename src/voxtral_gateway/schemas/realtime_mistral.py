@@ -1,8 +1,10 @@
 """Mistral's realtime transcription (`/v1/audio/transcriptions/realtime`): the events both ways.
 
 Shapes follow the `mistralai` SDK (`extra/realtime/`, `client/models/realtimetranscription*.py`).
-Client events are decoded leniently (fields the gateway does not use are accepted); the SDK sends
-`null` for a field it leaves unset in some versions, so every optional field takes null."""
+Client events declare every field the SDK (2.x, as LiveKit's Mistral plugin uses it, and 3.x) may send;
+those the gateway has no use for are accepted and have no effect, and any other field is an error (a typo
+is not silently dropped). The SDK sends `null` for a field it leaves unset in some versions, so every
+optional field takes null."""
 
 from __future__ import annotations
 
@@ -18,12 +20,16 @@ Encoding = Literal["pcm_s16le", "pcm_s32le", "pcm_f16le", "pcm_f32le", "pcm_mula
 SampleRate = Annotated[int, Meta(ge=8_000, le=48_000)]
 
 
-class AudioFormat(msgspec.Struct, kw_only=True):
+class ClientShape(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A shape clients send: a field it does not declare is refused (subclasses inherit this)."""
+
+
+class AudioFormat(ClientShape):
     encoding: Encoding
     sample_rate: SampleRate
 
 
-class TurnDetection(msgspec.Struct, kw_only=True):
+class TurnDetection(ClientShape):
     """Mistral's turn detection. `start_threshold` and `min_silence_ms` map onto the gateway's VAD;
     the eager-end and end thresholds and `end_timeout_ms` belong to Mistral's model: accepted, ignored."""
 
@@ -34,7 +40,7 @@ class TurnDetection(msgspec.Struct, kw_only=True):
     end_timeout_ms: int | None = None
 
 
-class SessionConfig(msgspec.Struct, kw_only=True):
+class SessionConfig(ClientShape):
     """`session.update`'s `session`: only the fields set change. `audio_format` only before any audio;
     `target_streaming_delay_ms`, `diarize`, `context_bias` and `speaker_references` are accepted and
     have no effect here (utterances are transcribed whole once the VAD or a flush ends them)."""
@@ -51,20 +57,20 @@ class SessionConfig(msgspec.Struct, kw_only=True):
 # --- client → server ----------------------------------------------------------------------------
 
 
-class SessionUpdate(msgspec.Struct, tag="session.update", tag_field="type", kw_only=True):
+class SessionUpdate(ClientShape, tag="session.update", tag_field="type"):
     session: SessionConfig
 
 
-class AudioAppend(msgspec.Struct, tag="input_audio.append", tag_field="type", kw_only=True):
+class AudioAppend(ClientShape, tag="input_audio.append", tag_field="type"):
     audio: bytes
     """Standard base64 of raw audio in the session's `audio_format`; at most `MAX_APPEND_BYTES` decoded."""
 
 
-class AudioFlush(msgspec.Struct, tag="input_audio.flush", tag_field="type"):
+class AudioFlush(ClientShape, tag="input_audio.flush", tag_field="type"):
     """End the turn: its `transcription.done` follows; the socket stays open for the next turn."""
 
 
-class AudioEnd(msgspec.Struct, tag="input_audio.end", tag_field="type"):
+class AudioEnd(ClientShape, tag="input_audio.end", tag_field="type"):
     """No more audio: the last `transcription.done`, then the server closes (1000)."""
 
 
@@ -73,8 +79,12 @@ _CLIENT_EVENT_DECODER = msgspec.json.Decoder(ClientEvent)
 
 
 def parse_client_event(text: str | bytes) -> ClientEvent:
-    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (unknown type, bad field)."""
-    return _CLIENT_EVENT_DECODER.decode(text)
+    """Raises `msgspec.DecodeError` (not JSON, or nested too deeply) or `msgspec.ValidationError` (unknown
+    type, unknown field, bad field)."""
+    try:
+        return _CLIENT_EVENT_DECODER.decode(text)
+    except RecursionError:  # msgspec's recursion limit: deeply nested arrays or objects
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
 
 
 # --- server → client ----------------------------------------------------------------------------

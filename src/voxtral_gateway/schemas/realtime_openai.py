@@ -1,9 +1,10 @@
 """OpenAI Realtime API, transcription sessions (`/v1/realtime?intent=transcription`): the events both ways.
 
 Shapes follow the `openai` SDK's `types/realtime` (GA) and `types/beta/realtime` (beta, header
-`OpenAI-Beta: realtime=v1`). Client events are decoded leniently (fields we do not use are accepted and
-ignored, as OpenAI's server does); a field left out of an update keeps its value (`UNSET`). Every
-server event carries `event_id`."""
+`OpenAI-Beta: realtime=v1`). Client events declare every field the SDK's parameter types (and so LiveKit's
+OpenAI plugin) may send; those that mean nothing in a transcription session are accepted and ignored
+(`Ignored`), and any other field is an error (a typo is not silently dropped). A field left out of an
+update keeps its value (`UNSET`). Every server event carries `event_id`."""
 
 from __future__ import annotations
 
@@ -14,29 +15,35 @@ from msgspec import UNSET, Meta, UnsetType
 
 Threshold = Annotated[float, Meta(ge=0.0, le=1.0)]
 Milliseconds = Annotated[int, Meta(ge=0, le=10_000)]
+Ignored = msgspec.Raw | UnsetType
+"""A field a client may send that has no effect in a transcription session: accepted, not read."""
+
+
+class ClientShape(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A shape clients send: a field it does not declare is refused (subclasses inherit this)."""
 
 
 # --- session configuration (both ways) ----------------------------------------------------------
 
 
-class PcmFormat(msgspec.Struct, tag="audio/pcm", tag_field="type", kw_only=True):
+class PcmFormat(ClientShape, tag="audio/pcm", tag_field="type"):
     """16-bit little-endian mono PCM; OpenAI takes only 24 kHz."""
 
     rate: Literal[24000] = 24000
 
 
-class PcmuFormat(msgspec.Struct, tag="audio/pcmu", tag_field="type"):
+class PcmuFormat(ClientShape, tag="audio/pcmu", tag_field="type"):
     """G.711 μ-law, 8 kHz."""
 
 
-class PcmaFormat(msgspec.Struct, tag="audio/pcma", tag_field="type"):
+class PcmaFormat(ClientShape, tag="audio/pcma", tag_field="type"):
     """G.711 A-law, 8 kHz."""
 
 
 AudioFormat = PcmFormat | PcmuFormat | PcmaFormat
 
 
-class TranscriptionConfig(msgspec.Struct, kw_only=True):
+class TranscriptionConfig(ClientShape):
     """`audio.input.transcription` (beta: `input_audio_transcription`)."""
 
     model: str | None = None
@@ -44,34 +51,54 @@ class TranscriptionConfig(msgspec.Struct, kw_only=True):
     """ISO-639-1; None lets the model find it."""
     prompt: str | None = None
     """Accepted; the gateway's backends take no prompt for live audio."""
+    languages: list[str] | UnsetType | None = UNSET
+    """The languages the audio may be in: one is taken as `language`; several leave it to the model."""
+    keywords: Ignored = UNSET
+    """Terms to bias the transcription towards: accepted, not used."""
+    delay: Ignored = UNSET
+    """A latency/accuracy trade-off of OpenAI's models: accepted, not used."""
+
+    @property
+    def single_language(self) -> str | None:
+        """`language`, else the one language `languages` names."""
+        if self.language:
+            return self.language
+        if isinstance(self.languages, list) and len(self.languages) == 1:
+            return self.languages[0]
+        return None
 
 
-class ServerVadConfig(msgspec.Struct, tag="server_vad", tag_field="type", kw_only=True):
+class ServerVadConfig(ClientShape, tag="server_vad", tag_field="type"):
     """The server's VAD ends turns. `idle_timeout_ms`, `create_response` and `interrupt_response` mean
-    nothing for transcription: accepted and ignored."""
+    nothing for transcription (there are no responses): accepted and ignored."""
 
     threshold: Threshold | None = None
     prefix_padding_ms: Milliseconds | None = None
     silence_duration_ms: Annotated[int, Meta(ge=30, le=10_000)] | None = None
+    idle_timeout_ms: Ignored = UNSET
+    create_response: Ignored = UNSET
+    interrupt_response: Ignored = UNSET
 
 
-class SemanticVadConfig(msgspec.Struct, tag="semantic_vad", tag_field="type", kw_only=True):
+class SemanticVadConfig(ClientShape, tag="semantic_vad", tag_field="type"):
     """A model of turn ends OpenAI has and the gateway has not: refused with an error."""
 
     eagerness: str | None = None
+    create_response: Ignored = UNSET
+    interrupt_response: Ignored = UNSET
 
 
 TurnDetectionConfig = ServerVadConfig | SemanticVadConfig
 
 
-class NoiseReduction(msgspec.Struct, kw_only=True):
+class NoiseReduction(ClientShape):
     """Accepted (reported back as set); the gateway does not filter noise."""
 
     type: str | None = None
     strength: float | None = None
 
 
-class AudioInputConfig(msgspec.Struct, kw_only=True):
+class AudioInputConfig(ClientShape):
     format: AudioFormat | UnsetType = UNSET
     transcription: TranscriptionConfig | UnsetType = UNSET
     turn_detection: TurnDetectionConfig | UnsetType | None = UNSET
@@ -79,64 +106,86 @@ class AudioInputConfig(msgspec.Struct, kw_only=True):
     noise_reduction: NoiseReduction | UnsetType | None = UNSET
 
 
-class AudioConfig(msgspec.Struct, kw_only=True):
+class AudioConfig(ClientShape):
     input: AudioInputConfig | UnsetType = UNSET
+    output: Ignored = UNSET
+    """A conversation session's spoken answers: none in transcription mode."""
 
 
-class TranscriptionSessionConfig(msgspec.Struct, kw_only=True):
+class TranscriptionSessionConfig(ClientShape):
     """GA `session.update`'s `session`. `type` must be `transcription` (a `realtime` conversation
-    session is refused)."""
+    session is refused). The fields after `include` are those of a conversation session (the SDK's
+    `RealtimeSessionCreateRequestParam`): they configure responses, which a transcription session does
+    not give, so they are accepted and ignored."""
 
     type: str
     audio: AudioConfig | UnsetType = UNSET
     include: list[str] | UnsetType | None = UNSET
+    model: Ignored = UNSET
+    instructions: Ignored = UNSET
+    max_output_tokens: Ignored = UNSET
+    output_modalities: Ignored = UNSET
+    parallel_tool_calls: Ignored = UNSET
+    prompt: Ignored = UNSET
+    reasoning: Ignored = UNSET
+    tool_choice: Ignored = UNSET
+    tools: Ignored = UNSET
+    tracing: Ignored = UNSET
+    truncation: Ignored = UNSET
 
 
 BetaAudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 
 
-class BetaTurnDetection(msgspec.Struct, kw_only=True):
+class BetaTurnDetection(ClientShape):
+    """`create_response` and `interrupt_response`: accepted and ignored (no responses)."""
+
     type: Literal["server_vad", "semantic_vad"] = "server_vad"
     threshold: Threshold | None = None
     prefix_padding_ms: Milliseconds | None = None
     silence_duration_ms: Annotated[int, Meta(ge=30, le=10_000)] | None = None
     eagerness: str | None = None
+    create_response: Ignored = UNSET
+    interrupt_response: Ignored = UNSET
 
 
-class BetaSessionConfig(msgspec.Struct, kw_only=True):
-    """Beta `transcription_session.update`'s `session`."""
+class BetaSessionConfig(ClientShape):
+    """Beta `transcription_session.update`'s `session`. `client_secret` (the expiry of an ephemeral
+    key) and `modalities` (always text here) are accepted and ignored."""
 
     input_audio_format: BetaAudioFormat | UnsetType = UNSET
     input_audio_transcription: TranscriptionConfig | UnsetType | None = UNSET
     turn_detection: BetaTurnDetection | UnsetType | None = UNSET
     input_audio_noise_reduction: NoiseReduction | UnsetType | None = UNSET
     include: list[str] | UnsetType | None = UNSET
+    client_secret: Ignored = UNSET
+    modalities: Ignored = UNSET
 
 
 # --- client → server ----------------------------------------------------------------------------
 
 
-class SessionUpdate(msgspec.Struct, tag="session.update", tag_field="type", kw_only=True):
+class SessionUpdate(ClientShape, tag="session.update", tag_field="type"):
     session: TranscriptionSessionConfig
     event_id: str | None = None
 
 
-class BetaSessionUpdate(msgspec.Struct, tag="transcription_session.update", tag_field="type", kw_only=True):
+class BetaSessionUpdate(ClientShape, tag="transcription_session.update", tag_field="type"):
     session: BetaSessionConfig
     event_id: str | None = None
 
 
-class AudioAppend(msgspec.Struct, tag="input_audio_buffer.append", tag_field="type", kw_only=True):
+class AudioAppend(ClientShape, tag="input_audio_buffer.append", tag_field="type"):
     audio: bytes
     """Standard base64 of raw audio in the session's format."""
     event_id: str | None = None
 
 
-class AudioCommit(msgspec.Struct, tag="input_audio_buffer.commit", tag_field="type", kw_only=True):
+class AudioCommit(ClientShape, tag="input_audio_buffer.commit", tag_field="type"):
     event_id: str | None = None
 
 
-class AudioClear(msgspec.Struct, tag="input_audio_buffer.clear", tag_field="type", kw_only=True):
+class AudioClear(ClientShape, tag="input_audio_buffer.clear", tag_field="type"):
     event_id: str | None = None
 
 
@@ -145,8 +194,12 @@ _CLIENT_EVENT_DECODER = msgspec.json.Decoder(ClientEvent)
 
 
 def parse_client_event(text: str | bytes) -> ClientEvent:
-    """Raises `msgspec.DecodeError` (not JSON) or `msgspec.ValidationError` (unknown type, bad field)."""
-    return _CLIENT_EVENT_DECODER.decode(text)
+    """Raises `msgspec.DecodeError` (not JSON, or nested too deeply) or `msgspec.ValidationError` (unknown
+    type, unknown field, bad field)."""
+    try:
+        return _CLIENT_EVENT_DECODER.decode(text)
+    except RecursionError:  # msgspec's recursion limit: deeply nested arrays or objects
+        raise msgspec.DecodeError("JSON is nested too deeply") from None
 
 
 # --- server → client ----------------------------------------------------------------------------

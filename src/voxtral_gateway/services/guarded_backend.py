@@ -170,6 +170,10 @@ class _AdmittedSession(RealtimeSession):
     def events(self) -> AsyncIterator[RealtimeEvent]:
         return self._inner.events()
 
+    @property
+    def held_samples(self) -> int:
+        return self._inner.held_samples
+
     async def close(self) -> None:
         try:
             await self._inner.close()

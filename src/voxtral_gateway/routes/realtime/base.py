@@ -4,6 +4,7 @@ JSON events in, their error event, and partial texts turned into deltas."""
 from __future__ import annotations
 
 import abc
+import re
 
 import msgspec
 
@@ -47,12 +48,28 @@ class RealtimeAdapter(LiveAdapter):
 
 
 def invalid_event(exc: Exception) -> InvalidRequest:
-    """A client event that is not JSON or not a valid event of the protocol (it is ignored)."""
+    """A client event that is not JSON or not a valid event of the protocol (it is ignored); its
+    `field` is the one at fault, when msgspec names it."""
     kind = "not JSON" if isinstance(exc, msgspec.DecodeError) else "invalid"
     reason = str(exc)
     if "base64" in reason:
         reason += " (audio must be standard padded base64)"
-    return InvalidRequest(f"event ignored, {kind}: {reason}")
+    field = _field_at_fault(reason) if isinstance(exc, msgspec.ValidationError) else None
+    return InvalidRequest(f"event ignored, {kind}: {reason}", field=field)
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`")
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `([^`]*)`")
+
+
+def _field_at_fault(reason: str) -> str | None:
+    """msgspec's "... - at `$.session.audio`" (and the unknown field's name) as a dotted path."""
+    at = _AT.search(reason)
+    path = at.group(1) if at else ""
+    unknown = _UNKNOWN_FIELD.match(reason)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+    return path or None
 
 
 class DeltaText:

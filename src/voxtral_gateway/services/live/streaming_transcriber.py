@@ -77,8 +77,10 @@ class StreamingTranscriber:
 
     @property
     def buffered_seconds(self) -> float:
-        """Audio decoded but not yet sent to the model."""
-        return self._queued_samples / TARGET_SAMPLE_RATE
+        """Audio decoded but not yet sent to the model: queued here, or held by the session while the
+        model finishes the turn before (the session's, once it broke, will never be sent)."""
+        held = self._session.held_samples if self._failure is None else 0
+        return (self._queued_samples + held) / TARGET_SAMPLE_RATE
 
     # --- the session's calls (as `UtteranceTranscriber`) ---------------------------------------
 
@@ -99,7 +101,9 @@ class StreamingTranscriber:
         self._flush_audio()
 
     async def wait_for_capacity(self) -> None:
-        """Backpressure: wait while more than `max_buffered_seconds` of audio waits to be sent."""
+        """Backpressure: wait while more than `max_buffered_seconds` of audio waits to be sent (woken
+        as the sender takes audio, and as each event from the model lets the session send what it
+        held)."""
         while self.buffered_seconds > self._config.max_buffered_seconds and not self._sender.done():
             self._capacity.clear()
             await self._capacity.wait()
@@ -161,6 +165,7 @@ class StreamingTranscriber:
     async def _read_events(self) -> None:
         try:
             async for event in self._session.events():
+                self._capacity.set()
                 if isinstance(event, RealtimeDelta):
                     self._delta(event.text)
                 elif isinstance(event, RealtimeDone):
@@ -254,6 +259,7 @@ class StreamingTranscriber:
                 "stream_realtime_failed", session_id=self._session_id, code=exc.code, error=exc.message
             )
             self._failure = exc
+            self._capacity.set()
         while self._turns:
             self._fail_turn(self._turns.popleft()[0], exc)
 

@@ -279,15 +279,16 @@ class OpenAIRealtimeSession(RealtimeAdapter):
             try:
                 if transcription.model is not None:
                     self._models.resolve(transcription.model)
-                if transcription.language:
-                    self.session.set_language(transcription.language)
+                language = transcription.single_language
+                if language:
+                    self.session.set_language(language)
             except GatewayError as exc:
                 exc.field = exc.field and prefix + "transcription." + exc.field
                 self._reject(exc, client_event_id)
                 return
             merged = wire.TranscriptionConfig(
                 model=transcription.model or settings.transcription.model,
-                language=transcription.language or settings.transcription.language,
+                language=language or settings.transcription.language,
                 prompt=transcription.prompt or settings.transcription.prompt,
             )
             settings.transcription = merged
