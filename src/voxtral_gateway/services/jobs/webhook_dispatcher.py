@@ -75,6 +75,9 @@ class WebhookDispatcher:
         slots = asyncio.Semaphore(self.policy.workers)
         while not self._draining.is_set():  # a draining process takes no new delivery
             await slots.acquire()
+            if self._draining.is_set():  # it began while every slot was busy
+                slots.release()
+                return
             try:
                 record = await self._queue.claim_webhook(time.time(), self.policy.lease_seconds)
             except StoreUnavailable as exc:
