@@ -43,6 +43,9 @@ class WebhookReceiver:
         self.received: list[ReceivedWebhook] = []
         self.files: dict[str, bytes] = {}
         """Served at `GET /files/<name>` (audio for `file_url`)."""
+        self.hold_next = 0
+        """How many of the next hook requests are recorded but left unanswered until `release_held`."""
+        self._held = asyncio.Event()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
         self._thread.start()
@@ -57,7 +60,14 @@ class WebhookReceiver:
                 body=await request.read(),
             )
         )
-        return web.Response(status=204)
+        if self.hold_next > 0:
+            self.hold_next -= 1
+            await self._held.wait()
+        return web.Response(status=int(request.match_info.get("status", "204")))
+
+    def url_answering(self, status: int) -> str:
+        """A hook URL that records each request and answers `status` (e.g. 500: a receiver failing)."""
+        return f"{self.url}/{status}"
 
     async def _file(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["name"])
@@ -69,6 +79,7 @@ class WebhookReceiver:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/hook", self._hook)
+        app.router.add_post("/hook/{status:\\d{3}}", self._hook)
         app.router.add_get("/files/{name}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -86,7 +97,12 @@ class WebhookReceiver:
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
 
+    def release_held(self) -> None:
+        """Answer the requests held by `hold_next`."""
+        self._loop.call_soon_threadsafe(self._held.set)
+
     def close(self) -> None:
+        self.release_held()
         self.stop()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -19,6 +19,7 @@ from voxtral_gateway.store import (
     QueueFull,
     RedisJobQueue,
     StoreUnavailable,
+    WebhookTarget,
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -119,13 +120,74 @@ async def test_owned_lists_newest_first_with_a_cursor(queue: JobQueue):
     assert [r.id for r in await queue.owned("key:a", 10, 1002.0)] == ["job_1", "job_0"]
 
 
-async def test_webhook_state_is_recorded(queue: JobQueue):
-    await queue.submit(_spec("job_1"), max_queued=10)
-    await queue.set_webhook("job_1", "delivered", 2)
+def _hooked(job_id: str, owner: str = "key:a") -> JobSpec:
+    target = WebhookTarget(url="http://hooks.example.com/h", secret="whsec_" + "A" * 32)
+    return JobSpec(id=job_id, owner=owner, created_at=time.time(), model="m", webhook=target)
+
+
+async def _finished(queue: JobQueue, spec: JobSpec, now: float) -> None:
+    await queue.submit(spec, max_queued=10)
+    delivery = await queue.next_delivery("c1", 1)
+    assert await queue.start_run(delivery, max_running=5, now=now) == "run"
+    assert await queue.finish(spec.id, now, result=b"{}") is True
+    await queue.acknowledge(delivery)
+
+
+async def test_finishing_a_job_makes_its_webhook_due_and_a_claim_is_a_lease(queue: JobQueue):
+    now = time.time()
+    await _finished(queue, _spec("job_plain"), now)
+    assert await queue.claim_webhook(now, 30) is None  # a job without a webhook has none to deliver
+    await queue.submit(_hooked("job_1"), max_queued=10)
+    await queue.schedule_webhook("job_1", now)  # nothing is due for a job that has not finished
+    assert await queue.claim_webhook(now, 30) is None
+    delivery = await queue.next_delivery("c1", 1)
+    assert await queue.start_run(delivery, max_running=5, now=now) == "run"
+    assert await queue.finish("job_1", now, result=b"{}") is True
+    assert (await queue.get("job_1")).state.webhook_state == "pending"
+    claimed = await queue.claim_webhook(now, 30)
+    assert claimed is not None and claimed.id == "job_1" and claimed.state.webhook_attempts == 0
+    # Claimed: nobody else gets it until the lease ends, then anyone does (its deliverer died).
+    assert await queue.claim_webhook(now + 29, 30) is None
+    again = await queue.claim_webhook(now + 31, 30)
+    assert again is not None and again.id == "job_1"
+    # Scheduling again (a takeover of the finished job's entry) keeps the delivery's time.
+    await queue.schedule_webhook("job_1", now)
+    assert await queue.claim_webhook(now + 31, 30) is None
+
+
+async def test_an_attempt_is_recorded_once_and_a_retry_comes_due_after_its_pause(queue: JobQueue):
+    now = time.time()
+    await _finished(queue, _hooked("job_1"), now)
+    claimed = await queue.claim_webhook(now, 30)
+    assert await queue.record_webhook("job_1", 0, "pending", retry_at=now + 4) is True
+    state = (await queue.get("job_1")).state
+    assert (state.webhook_state, state.webhook_attempts) == ("pending", 1)
+    # A deliverer whose lease ran out records nothing over the attempt made since.
+    assert await queue.record_webhook("job_1", claimed.state.webhook_attempts, "delivered", None) is False
+    assert await queue.claim_webhook(now + 3, 30) is None
+    retry = await queue.claim_webhook(now + 4, 30)
+    assert retry is not None and retry.state.webhook_attempts == 1
+    assert await queue.record_webhook("job_1", 1, "delivered", None) is True
     state = (await queue.get("job_1")).state
     assert (state.webhook_state, state.webhook_attempts) == ("delivered", 2)
-    await queue.set_webhook("job_gone", "delivered", 1)  # nothing is created for an unknown job
-    assert await queue.get("job_gone") is None
+    assert await queue.claim_webhook(now + 1000, 30) is None  # settled: unscheduled
+    await queue.schedule_webhook("job_1", now)  # and not scheduled again once settled
+    assert await queue.claim_webhook(now + 1000, 30) is None
+    assert await queue.record_webhook("job_gone", 0, "delivered", None) is False
+    assert await queue.get("job_gone") is None  # nothing is created for an unknown job
+
+
+async def test_a_released_delivery_is_due_at_once_and_a_cancelled_jobs_webhook_too(queue: JobQueue):
+    now = time.time()
+    await _finished(queue, _hooked("job_1"), now)
+    assert (await queue.claim_webhook(now, 300)).id == "job_1"
+    await queue.release_webhook("job_1", now + 1)  # its deliverer stops: due now, not at the lease's end
+    assert (await queue.claim_webhook(now + 1, 300)).id == "job_1"
+    # A queued job cancelled: its webhook is due without waiting for a worker to reach it.
+    await queue.submit(_hooked("job_2"), max_queued=10)
+    assert await queue.cancel("job_2", now + 2) is True
+    cancelled = await queue.claim_webhook(now + 2, 300)
+    assert cancelled is not None and cancelled.id == "job_2" and cancelled.state.status == "cancelled"
 
 
 async def test_a_dead_workers_job_is_claimed_after_the_visibility_timeout(tmp_path):

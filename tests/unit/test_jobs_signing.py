@@ -12,6 +12,7 @@ import pytest
 from voxtral_gateway.ratelimit import tier_of
 from voxtral_gateway.services.jobs.events import event_body, message_id
 from voxtral_gateway.services.jobs.signing import new_secret, secret_problem, signature, signed_headers
+from voxtral_gateway.services.jobs.webhooks import AttemptOutcome, WebhookPolicy
 from voxtral_gateway.settings import SettingsError, load_settings
 from voxtral_gateway.store import JobError, JobRecord, JobSpec, JobState, WebhookTarget
 
@@ -84,12 +85,29 @@ def test_failed_event_carries_the_error():
     assert decoded["data"]["result"] is None
 
 
+@pytest.mark.parametrize(
+    ("attempt", "outcome", "after"),
+    [
+        (1, "delivered", ("delivered", None)),
+        (1, "unanswered", ("pending", 1.0)),
+        (3, "unanswered", ("pending", 4.0)),
+        (7, "unanswered", ("pending", 5.0)),  # doubling, up to the maximum pause
+        (8, "unanswered", ("failed", None)),  # the last attempt
+        (1, "refused", ("failed", None)),  # an address the guard refuses is not retried
+    ],
+)
+def test_what_follows_a_webhook_attempt(attempt: int, outcome: AttemptOutcome, after: tuple):
+    policy = WebhookPolicy(max_attempts=8, backoff_seconds=1.0, backoff_max_seconds=5.0)
+    assert policy.after(attempt, outcome) == after
+
+
 def test_job_and_url_fetch_settings_are_read_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(
         {
             "JOBS_REDIS_URL": "redis://127.0.0.1:6379/11",
             "JOBS_WORKERS": "0",
+            "JOBS_WEBHOOK_WORKERS": "3",
             "JOBS_MAX_RUNNING_PER_KEY": "3",
             "JOBS_VISIBILITY_TIMEOUT_SECONDS": "5",
             "URL_FETCH_ALLOWLIST": "10.0.0.0/8, hooks.internal:8443",
@@ -99,6 +117,8 @@ def test_job_and_url_fetch_settings_are_read_from_the_environment(tmp_path, monk
     )
     assert settings.jobs.redis_url == "redis://127.0.0.1:6379/11"
     assert settings.jobs.workers == 0
+    assert settings.jobs.webhook_workers == 3
+    assert load_settings({}).jobs.webhook_workers == 8
     assert settings.jobs.max_running_per_key == 3
     assert settings.url_fetch.allowlist_entries == ("10.0.0.0/8", "hooks.internal:8443")
     assert settings.url_fetch.total_timeout_seconds == 12

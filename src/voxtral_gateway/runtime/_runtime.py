@@ -17,10 +17,12 @@ from voxtral_gateway.services.batch import BatchService
 from voxtral_gateway.services.guarded_backend import GuardedBackend
 from voxtral_gateway.services.health import HealthService, JobsSnapshot
 from voxtral_gateway.services.jobs import (
+    DispatchPolicy,
     JobLimits,
     JobRunner,
     JobService,
     RunnerPolicy,
+    WebhookDispatcher,
     WebhookPolicy,
     WebhookSender,
     job_queue,
@@ -120,10 +122,10 @@ class Runtime:
                 max_queued_per_owner=jobs.max_queued_per_key, default_webhook_secret=jobs.webhook_secret
             ),
         )
-        self.job_runner = JobRunner(
+        # Webhooks are delivered apart from the job workers (JOBS_WEBHOOK_WORKERS attempts at once): a
+        # receiver that fails or hangs delays only its own deliveries, never a transcription.
+        self.webhooks = WebhookDispatcher(
             queue,
-            self.transcription,
-            self.url_fetcher,
             WebhookSender(
                 self.url_fetcher,
                 WebhookPolicy(
@@ -132,6 +134,17 @@ class Runtime:
                     backoff_max_seconds=jobs.webhook_backoff_max_seconds,
                 ),
             ),
+            DispatchPolicy(
+                workers=jobs.webhook_workers,
+                # A claim outlasts the longest attempt (the fetcher's whole-request limit).
+                lease_seconds=url_fetch.total_timeout_seconds + jobs.visibility_timeout_seconds,
+            ),
+            draining=self.shutting_down,
+        )
+        self.job_runner = JobRunner(
+            queue,
+            self.transcription,
+            self.url_fetcher,
             RunnerPolicy(
                 workers=jobs.workers,
                 max_running_per_owner=jobs.max_running_per_key,
@@ -139,6 +152,7 @@ class Runtime:
                 max_attempts=jobs.max_attempts,
             ),
             draining=self.shutting_down,
+            webhook_due=self.webhooks.wake,
         )
         self.health = HealthService(
             self.backend,
@@ -156,11 +170,13 @@ class Runtime:
         await self.backend.start()
         await self.jobs.start()
         self.job_runner.start()
+        self.webhooks.start()
 
     async def close(self) -> None:
         try:
             await self.shutdown.close()
             await self.job_runner.close()
+            await self.webhooks.close()
             await self.jobs.queue.close()
             await self.url_fetcher.close()
             await self.access.close()

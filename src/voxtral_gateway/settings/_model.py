@@ -338,6 +338,9 @@ class JobSettings(msgspec.Struct, kw_only=True, frozen=True, rename=lambda name:
     """Without Redis: jobs waiting in this process, over every caller."""
     max_attempts: PositiveInt = 3
     """Runs of a job that fails for a passing reason (model unavailable, overloaded) before it fails."""
+    webhook_workers: NonNegativeInt = 8
+    """Webhook delivery attempts this worker process makes at once, apart from the job workers; 0: none
+    here (another instance delivers)."""
     webhook_max_attempts: PositiveInt = 8
     webhook_backoff_seconds: PositiveFloat = 1.0
     """The wait before the second delivery attempt; it doubles for each later one."""

@@ -65,7 +65,34 @@ class JobQueue(Protocol):
         worker's run of the same job got there first, or it was cancelled)."""
         ...
 
-    async def set_webhook(self, job_id: str, state: WebhookState, attempts: int) -> None: ...
+    # --- webhook deliveries: apart from the job workers, by due time --------------------------------
+    # A finished job whose webhook is pending is scheduled (`finish` and `cancel` do it in the same step);
+    # a deliverer claims the delivery due soonest, makes one attempt and records it, which either
+    # settles the delivery or makes it due again after the backoff.
+
+    async def schedule_webhook(self, job_id: str, due: float) -> None:
+        """Make a finished job's pending webhook due at `due` (unix time); nothing happens when it is
+        already scheduled, not pending, or the job is not finished."""
+        ...
+
+    async def claim_webhook(self, now: float, lease_seconds: float) -> JobRecord | None:
+        """The job whose webhook is due soonest, if one is due by `now`, claimed: it is not due again for
+        `lease_seconds` (if its deliverer dies, another takes it over then). Deliveries of jobs that have
+        expired are dropped on the way."""
+        ...
+
+    async def record_webhook(
+        self, job_id: str, seen_attempts: int, state: WebhookState, retry_at: float | None
+    ) -> bool:
+        """Record one attempt of a claimed delivery: `webhook_attempts` becomes `seen_attempts + 1` and the
+        state `state`; `pending` with `retry_at` makes it due again then, anything else unschedules it.
+        False, and nothing written, when another deliverer recorded an attempt since `seen_attempts` was
+        read (this claim's lease had run out) or the job is gone."""
+        ...
+
+    async def release_webhook(self, job_id: str, due: float) -> None:
+        """Give a claimed delivery back (its deliverer is stopping): due at `due`, if still scheduled."""
+        ...
 
     async def keep_claim(self, delivery: Delivery, consumer: str) -> bool:
         """Renew the worker's claim (before the visibility timeout); False when another worker has it."""

@@ -1,4 +1,7 @@
-"""Jobs in this process: a bounded asyncio queue and dictionaries. Nothing survives a restart."""
+"""Jobs in this process: a bounded asyncio queue and dictionaries. Nothing survives a restart.
+
+Webhook deliveries wait in a dictionary of due times, one entry at most per job held (so it is bounded by
+the jobs this process keeps), claimed and recorded as the Redis engine does."""
 
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ class InProcessJobQueue:
         self._records: dict[str, JobRecord] = {}
         self._results: dict[str, bytes] = {}
         self._running: dict[str, set[str]] = {}
+        self._webhooks_due: dict[str, float] = {}
+        """Finished jobs whose webhook is pending, by when its next attempt is due (unix time)."""
         self._sequence = itertools.count(1)
 
     async def start(self) -> None:
@@ -48,6 +53,7 @@ class InProcessJobQueue:
         for job_id in [i for i, r in self._records.items() if r.finished and r.state.updated_at < cutoff]:
             del self._records[job_id]
             self._results.pop(job_id, None)
+            self._webhooks_due.pop(job_id, None)
 
     def _update(self, job_id: str, **changes: object) -> None:
         record = self._records[job_id]
@@ -91,6 +97,7 @@ class InProcessJobQueue:
             return False
         self._update(job_id, status="cancelled", finished_at=now, updated_at=now)
         self._running.get(record.spec.owner, set()).discard(job_id)
+        self._schedule(job_id, now)
         return True
 
     async def next_delivery(self, consumer: str, block_seconds: float) -> Delivery | None:
@@ -137,11 +144,49 @@ class InProcessJobQueue:
             self._update(job_id, status="completed", finished_at=now, updated_at=now)
         else:
             self._update(job_id, status="failed", error=error, finished_at=now, updated_at=now)
+        self._schedule(job_id, now)
         return True
 
-    async def set_webhook(self, job_id: str, state: WebhookState, attempts: int) -> None:
-        if job_id in self._records:
-            self._update(job_id, webhook_state=state, webhook_attempts=attempts)
+    def _schedule(self, job_id: str, due: float) -> None:
+        record = self._records.get(job_id)
+        if record is not None and record.finished and record.state.webhook_state == "pending":
+            self._webhooks_due.setdefault(job_id, due)
+
+    async def schedule_webhook(self, job_id: str, due: float) -> None:
+        self._schedule(job_id, due)
+
+    async def claim_webhook(self, now: float, lease_seconds: float) -> JobRecord | None:
+        while self._webhooks_due:
+            job_id = min(self._webhooks_due, key=self._webhooks_due.__getitem__)
+            if self._webhooks_due[job_id] > now:
+                return None
+            record = self._records.get(job_id)
+            if record is None:
+                del self._webhooks_due[job_id]
+                continue
+            self._webhooks_due[job_id] = now + lease_seconds
+            return record
+        return None
+
+    async def record_webhook(
+        self, job_id: str, seen_attempts: int, state: WebhookState, retry_at: float | None
+    ) -> bool:
+        record = self._records.get(job_id)
+        if record is None or record.state.webhook_state != "pending":
+            self._webhooks_due.pop(job_id, None)
+            return False
+        if record.state.webhook_attempts != seen_attempts:
+            return False
+        self._update(job_id, webhook_state=state, webhook_attempts=seen_attempts + 1)
+        if state == "pending" and retry_at is not None:
+            self._webhooks_due[job_id] = retry_at
+        else:
+            self._webhooks_due.pop(job_id, None)
+        return True
+
+    async def release_webhook(self, job_id: str, due: float) -> None:
+        if job_id in self._webhooks_due:
+            self._webhooks_due[job_id] = due
 
     async def keep_claim(self, delivery: Delivery, consumer: str) -> bool:
         return True

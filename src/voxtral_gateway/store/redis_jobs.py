@@ -1,10 +1,16 @@
 """Jobs in Redis: a stream read by one consumer group (every worker of every instance), job state in
-hashes with a TTL, per-owner sets for the queued and running limits.
+hashes with a TTL, per-owner sets for the queued and running limits, and a sorted set of the webhook
+deliveries to make, by due time.
 
 Delivery is at least once. A worker acknowledges a job only when it is finished and its webhook is
 settled; a worker that dies leaves the entry pending, and after the visibility timeout another worker
 takes it over with XAUTOCLAIM. A running worker renews its claim (XCLAIM to itself, which resets the
-entry's idle time) well before the timeout. Finishing is idempotent: the first run to finish wins."""
+entry's idle time) well before the timeout. Finishing is idempotent: the first run to finish wins.
+
+A webhook is delivered apart from the job's worker: finishing a job with a pending webhook puts it in the
+schedule (due now); a deliverer claims it by moving its time to the end of a lease, and after each attempt
+either removes it (delivered, or given up) or moves its time to the next retry. A deliverer that dies
+leaves its claim to lapse: the delivery is due again at the lease's end, for any instance."""
 
 from __future__ import annotations
 
@@ -34,6 +40,8 @@ from voxtral_gateway.store.records import (
 log = structlog.get_logger(__name__)
 
 GROUP = "workers"
+_CLAIMS_PER_CALL = 8
+"""Deliveries of expired jobs dropped in one `claim_webhook` before it answers None for now."""
 _T = TypeVar("_T")
 _spec_decoder = msgspec.json.Decoder(JobSpec)
 _error_decoder = msgspec.json.Decoder(JobError)
@@ -66,6 +74,7 @@ class RedisJobQueue:
         self._visibility_ms = int(visibility_timeout_seconds * 1000)
         self._call_timeout = call_timeout_seconds
         self._stream = f"{prefix}:stream"
+        self._webhooks = f"{prefix}:webhooks"
         self._client: Redis | None = None
         self._scripts: dict[str, Any] = {}
 
@@ -88,7 +97,15 @@ class RedisJobQueue:
     async def start(self) -> None:
         client = Redis.from_url(self._url, socket_connect_timeout=self._call_timeout, decode_responses=False)
         self._client = client
-        for name in ("SUBMIT", "START", "FINISH", "UPDATE_IF", "SET_IF_EXISTS"):
+        for name in (
+            "SUBMIT",
+            "START",
+            "FINISH",
+            "UPDATE_IF",
+            "SCHEDULE_WEBHOOK",
+            "CLAIM_WEBHOOK",
+            "RECORD_WEBHOOK",
+        ):
             self._scripts[name] = client.register_script(getattr(scripts, name))
         try:
             await self._ensure_group()
@@ -250,18 +267,54 @@ class RedisJobQueue:
     async def _finish_script(self, spec: JobSpec, status: str, now: float, fields: list[Any]) -> bool:
         done = await self._call(
             lambda: self._scripts["FINISH"](
-                keys=[self._job(spec.id), self._queued(spec.owner), self._running(spec.owner)],
+                keys=[
+                    self._job(spec.id),
+                    self._queued(spec.owner),
+                    self._running(spec.owner),
+                    self._webhooks,
+                ],
                 args=[spec.id, status, repr(now), self._ttl, *fields],
             )
         )
         return bool(done)
 
-    async def set_webhook(self, job_id: str, state: WebhookState, attempts: int) -> None:
+    async def schedule_webhook(self, job_id: str, due: float) -> None:
         await self._call(
-            lambda: self._scripts["SET_IF_EXISTS"](
-                keys=[self._job(job_id)], args=["webhook_state", state, "webhook_attempts", attempts]
+            lambda: self._scripts["SCHEDULE_WEBHOOK"](
+                keys=[self._job(job_id), self._webhooks], args=[job_id, repr(due)]
             )
         )
+
+    async def claim_webhook(self, now: float, lease_seconds: float) -> JobRecord | None:
+        for _ in range(_CLAIMS_PER_CALL):
+            claimed = await self._call(
+                lambda: self._scripts["CLAIM_WEBHOOK"](
+                    keys=[self._webhooks], args=[repr(now), repr(now + lease_seconds)]
+                )
+            )
+            if claimed is None:
+                return None
+            job_id = claimed.decode()
+            record = await self.get(job_id)
+            if record is not None:
+                return record
+            await self._call(lambda job_id=job_id: self._redis.zrem(self._webhooks, job_id))
+        return None
+
+    async def record_webhook(
+        self, job_id: str, seen_attempts: int, state: WebhookState, retry_at: float | None
+    ) -> bool:
+        retry = repr(retry_at) if state == "pending" and retry_at is not None else ""
+        written = await self._call(
+            lambda: self._scripts["RECORD_WEBHOOK"](
+                keys=[self._job(job_id), self._webhooks],
+                args=[job_id, seen_attempts, state, seen_attempts + 1, retry],
+            )
+        )
+        return bool(written)
+
+    async def release_webhook(self, job_id: str, due: float) -> None:
+        await self._call(lambda: self._redis.zadd(self._webhooks, {job_id: due}, xx=True))
 
     async def keep_claim(self, delivery: Delivery, consumer: str) -> bool:
         redis = self._redis

@@ -1,10 +1,11 @@
 """The job workers of one gateway process: take a job from the queue, transcribe it (reporting progress),
-write its result once, deliver its webhook, and only then acknowledge it.
+write its result once, make its webhook due, and only then acknowledge it. The webhook itself is delivered
+by the `WebhookDispatcher`, so a worker is free for the next job as soon as the outcome is written.
 
 While a worker holds a job it renews its claim every few seconds; if it dies, the claim lapses and
 another worker (on any instance) takes the job over after JOBS_VISIBILITY_TIMEOUT_SECONDS. So a job runs
-at least once, its result is written once (the first run to finish wins) and its webhook is delivered at
-least once, always with the same `webhook-id`."""
+at least once, its result is written once (the first run to finish wins) and its webhook is scheduled
+before the job leaves the queue."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Callable
 from contextlib import suppress
 
 import msgspec
@@ -25,7 +27,6 @@ from voxtral_gateway.observability.job_metrics import (
     JOBS_RUNNING,
     JOBS_TAKEN_OVER,
 )
-from voxtral_gateway.services.jobs.webhooks import WebhookSender
 from voxtral_gateway.services.transcription import (
     AudioFile,
     SegmentDone,
@@ -64,15 +65,17 @@ class JobRunner:
         queue: JobQueue,
         transcription: TranscriptionService,
         fetcher: UrlFetcher,
-        webhooks: WebhookSender,
         policy: RunnerPolicy,
         draining: asyncio.Event | None = None,
+        webhook_due: Callable[[], None] = lambda: None,
     ):
+        """`webhook_due` is called when a job finished here has a webhook to deliver (it wakes the
+        deliverers)."""
         self._draining = draining or asyncio.Event()
         self._queue = queue
         self._transcription = transcription
         self._fetcher = fetcher
-        self._webhooks = webhooks
+        self._webhook_due = webhook_due
         self.policy = policy
         self._tasks: list[asyncio.Task[None]] = []
         self.busy = 0
@@ -146,22 +149,16 @@ class JobRunner:
             log.warning("job_not_handed_back", job_id=delivery.job_id, error=str(exc))
 
     async def _settle(self, delivery: Delivery, run: bool, control: _RunControl) -> None:
-        """Run the job (unless it finished already), deliver its webhook if pending, acknowledge."""
+        """Run the job (unless it finished already), make its webhook due if pending, acknowledge."""
         job_id = delivery.job_id
         if run:
             await self._run(job_id, control)
         record = await self._queue.get(job_id)
         if record is not None and record.finished and record.state.webhook_state == "pending":
-            result = await self._queue.result(job_id) if record.state.status == "completed" else None
-
-            async def attempted(n: int) -> None:
-                await self._queue.set_webhook(job_id, "pending", n)
-
-            state = await self._webhooks.deliver(
-                record, result, attempted, first_attempt=record.state.webhook_attempts + 1
-            )
-            attempts = (await self._queue.get(job_id) or record).state.webhook_attempts
-            await self._queue.set_webhook(job_id, state, attempts)
+            # Finishing scheduled it already; this covers a job finished by a gateway that delivered
+            # webhooks in its job workers (a rolling upgrade): it keeps a scheduled delivery's time.
+            await self._queue.schedule_webhook(job_id, time.time())
+            self._webhook_due()
         if record is None or record.finished:
             await self._queue.blobs.delete(job_id)
             await self._queue.acknowledge(delivery)
