@@ -115,7 +115,8 @@ class JobRunner:
             await self._queue.requeue(delivery)
             await asyncio.sleep(self.policy.poll_seconds / 4)
             return
-        if outcome == "gone":
+        if outcome == "gone":  # its record expired (JOBS_TTL_SECONDS): its upload goes too
+            await self._queue.blobs.delete(delivery.job_id)
             await self._queue.acknowledge(delivery)
             return
         if delivery.claimed:

@@ -114,7 +114,7 @@ class JobService:
                 await blobs.put(spec.id, submission.audio)
             await self.queue.submit(spec, self._limits.max_queued_per_owner)
         except QueueFull as exc:
-            await blobs.delete(spec.id)
+            await _quietly_delete(blobs, spec.id)
             if exc.per_owner:
                 raise TooManyJobs(
                     f"{exc.limit} jobs of this caller are already queued (JOBS_MAX_QUEUED_PER_KEY); "
