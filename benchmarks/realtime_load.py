@@ -2,7 +2,8 @@
 """The realtime protocols under load, through the gateway (one worker, vLLM backend) in front of the
 stand-in vLLM in simulated mode, on loopback.
 
-    .venv/bin/python -m benchmarks.realtime_load [--sessions 200] [--latency-sessions 10] [--speed 27]
+    .venv/bin/python -m benchmarks.realtime_load [--sessions 200] [--latency-sessions 10] [--latency-rounds 2]
+        [--speed 27]
 
 Two phases, each session sending the 23 s, six-sentence recording of the test fixtures in real time, in
 100 ms messages of raw PCM (the voice agents' way: LiveKit sends 50 ms, Pipecat 20–100 ms):
@@ -13,7 +14,14 @@ Two phases, each session sending the 23 s, six-sentence recording of the test fi
    once. Measured from the moment the sentence ends at the (simulated) live source to its transcript
    arriving: the seed's `final`, OpenAI's `...transcription.completed`, Mistral's `transcription.segment`.
    This includes the silence the VAD must hear (STREAM_SILENCE_SECONDS), a message's wait, and the
-   backend's time (the stand-in answers at 27× real time).
+   backend's time (the stand-in answers at 27× real time). The same sessions also run against a second
+   gateway whose stand-in serves a realtime model (`--realtime`: vLLM's `WS /v1/realtime`), so the audio
+   streams to the model as it arrives and each VAD end commits the model's turn (true streaming), in
+   `--latency-rounds` rounds alternating which of the two goes first: end of speech → transcript per
+   protocol, against the per-utterance figure of the same protocol, and for both the time from each
+   sentence's start at the source to its first partial (seed `partial`, OpenAI `...transcription.delta`,
+   Mistral `transcription.text.delta`). Both stand-ins answer with one word per half second of audio
+   heard (`--words`), a text that grows as a model's does.
 2. `--sessions` concurrent realtime sessions, half OpenAI and half Mistral, then as many sessions of
    /stream/transcribe with the same messages (the baseline): per-message handling p50/p99
    (from the gateway receiving a message to the end of its processing: parse, base64, decode, VAD,
@@ -41,6 +49,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import websockets  # noqa: E402
 from tests.audio_fixtures import build_fixture_set  # noqa: E402
+from tests.standin_vllm import DEFAULT_REALTIME_MODEL  # noqa: E402
 from tests.support.gateway_process import GatewayProcess  # noqa: E402
 from tests.support.realtime_audio import raw_audio  # noqa: E402
 
@@ -60,6 +69,13 @@ GOAL_MESSAGE_P99_MS = 50.0
 GOAL_LATENCY_RATIO = 1.25
 """The same core behind every protocol: only the wire differs (JSON + base64, OpenAI's 24 kHz resampled)."""
 GOAL_MEMORY_PER_SESSION_MIB = 1.0
+STANDIN_ARGS = ("--words",)
+STREAMING_ENV = {"VOXTRAL_MODEL": DEFAULT_REALTIME_MODEL, "VOXTRAL_REALTIME": "on"}
+# What a live session logs when it could not stream to the model (it then transcribes per utterance)
+# or the model failed it.
+_STREAMING_FAILURES = ("stream_realtime_unavailable", "stream_realtime_refused", "stream_realtime_failed",
+                       "stream_realtime_turn_failed")  # fmt: skip
+LABELS = {"seed": "/stream/transcribe", "openai": "OpenAI Realtime", "mistral": "Mistral realtime"}
 
 
 @dataclass
@@ -67,6 +83,7 @@ class Audio:
     messages: dict[str, list[str | bytes]]
     """What each protocol sends, one item per MESSAGE_SECONDS of audio."""
     sentence_ends: list[float]
+    sentence_starts: list[float]
 
 
 @dataclass
@@ -76,6 +93,9 @@ class Outcome:
     """When audio time 0 happened at the (simulated) live source."""
     transcripts: list[tuple[float, str]] = field(default_factory=list)
     """(arrival, text) of each utterance's transcript."""
+    first_partials: dict[int, float] = field(default_factory=dict)
+    """Utterance index → arrival of its first partial (a partial belongs to the utterance whose
+    transcript has not arrived yet)."""
     closed_with: int | None = None
     error: str | None = None
 
@@ -101,6 +121,7 @@ def _audio() -> Audio:
             ],
         },
         sentence_ends=[u.end for u in multi.utterances],
+        sentence_starts=[u.start for u in multi.utterances],
     )
 
 
@@ -142,6 +163,13 @@ def _transcript(protocol: str, event: dict) -> str | None:
     return None
 
 
+_PARTIALS = {
+    "seed": "partial",
+    "openai": "conversation.item.input_audio_transcription.delta",
+    "mistral": "transcription.text.delta",
+}
+
+
 def _failure(protocol: str, event: dict) -> str | None:
     if event.get("type") != "error":
         return None
@@ -171,12 +199,19 @@ async def _session(base: str, model: str, audio: Audio, outcome: Outcome, start_
                     await socket.send(ending)
 
             sender = asyncio.create_task(send())
+            if protocol == "openai" and expected == 0:  # a warm-up: no transcript to wait for
+                await sender
+                await socket.close()
+                outcome.closed_with = 1000
+                return
             async for raw in socket:
                 event = json.loads(raw)
                 if (text := _transcript(protocol, event)) is not None:
                     outcome.transcripts.append((time.perf_counter(), text))
                     if protocol == "openai" and len(outcome.transcripts) == expected:
                         break
+                elif event.get("type") == _PARTIALS[protocol]:
+                    outcome.first_partials.setdefault(len(outcome.transcripts), time.perf_counter())
                 elif (failure := _failure(protocol, event)) is not None:
                     outcome.error = failure
             await sender
@@ -208,6 +243,21 @@ def _speech_to_transcript(audio: Audio, outcomes: list[Outcome]) -> list[float]:
         for index, (arrived, _) in enumerate(outcome.transcripts[: len(audio.sentence_ends)]):
             latencies.append((arrived - outcome.origin - audio.sentence_ends[index]) * 1000)
     return latencies
+
+
+def _speech_to_partial(audio: Audio, outcomes: list[Outcome]) -> list[float]:
+    """Start of each sentence at the source → its first partial, in ms (sentences that had one)."""
+    return [
+        (arrived - outcome.origin - audio.sentence_starts[index]) * 1000
+        for outcome in outcomes
+        for index, arrived in outcome.first_partials.items()
+        if index < len(audio.sentence_starts)
+    ]
+
+
+def _streaming_failures(process: GatewayProcess) -> list[str]:
+    """The gateway's log lines saying a session did not stream to the model, or the model failed it."""
+    return [line for line in process.logs().splitlines() if any(k in line for k in _STREAMING_FAILURES)]
 
 
 @dataclass
@@ -245,24 +295,50 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--latency-sessions", type=int, default=10)
+    parser.add_argument(
+        "--latency-rounds", type=int, default=2, help="phase 1 runs, each per utterance and model streaming"
+    )
     parser.add_argument("--speed", type=float, default=DEFAULT_SPEED)
     args = parser.parse_args(argv)
     audio = _audio()
     expected = len(audio.sentence_ends)
     env = {"MAX_STREAMS_PER_IDENTITY": "100000", "STREAM_IDLE_TIMEOUT_SECONDS": "120"}
-    with standin_vllm(args.speed) as upstream, gateway(upstream, env) as process:
+    short = Audio({p: m[:10] for p, m in audio.messages.items()}, [], [])
+    latency_protocols = [p for p in PROTOCOLS for _ in range(args.latency_sessions)]
+    with standin_vllm(args.speed, STANDIN_ARGS) as upstream, gateway(upstream, env) as process:
         assert process.process is not None
-        base = process.base_url.replace("http://", "ws://")
-        model = json.loads(_get(process.base_url + "/v1/models"))["data"][0]["id"]
+        base, model = _endpoint(process)
         pid = worker_pid(process.process.pid)
         # Warm-up: one short session per protocol (codecs, caches).
-        short = Audio({p: m[:10] for p, m in audio.messages.items()}, [])
         asyncio.run(_phase(base, model, short, list(PROTOCOLS)))
         _, seen = _handling(process, 0, len(PROTOCOLS))
 
-        latency_protocols = [p for p in PROTOCOLS for _ in range(args.latency_sessions)]
-        latency_outcomes, _ = asyncio.run(_phase(base, model, audio, latency_protocols))
-        _, seen = _handling(process, seen, len(latency_protocols))
+        # Phase 1 per utterance and on a gateway in front of a realtime model, in rounds alternating
+        # which goes first (ABBA…), so that a machine getting busier or quieter weighs on both alike.
+        latency_outcomes: list[Outcome] = []
+        streaming_outcomes: list[Outcome] = []
+        with (
+            standin_vllm(args.speed, ("--realtime", *STANDIN_ARGS)) as streaming_upstream,
+            gateway(streaming_upstream, {**env, **STREAMING_ENV}) as streaming_process,
+        ):
+            streaming_base, streaming_model = _endpoint(streaming_process)
+            asyncio.run(_phase(streaming_base, streaming_model, short, list(PROTOCOLS)))
+            for round_ in range(args.latency_rounds):
+                for streaming in (False, True) if round_ % 2 == 0 else (True, False):
+                    if streaming:
+                        ran, _ = asyncio.run(
+                            _phase(streaming_base, streaming_model, audio, latency_protocols)
+                        )
+                        streaming_outcomes += ran
+                    else:
+                        ran, _ = asyncio.run(_phase(base, model, audio, latency_protocols))
+                        latency_outcomes += ran
+                        _, seen = _handling(process, seen, len(latency_protocols))
+            _handling(
+                streaming_process, 0, len(PROTOCOLS) * (1 + args.latency_sessions * args.latency_rounds)
+            )
+            not_streamed = _streaming_failures(streaming_process)
+            phase1_load = os.getloadavg()[0]
 
         # The realtime sessions first, on a worker that has not held such a load yet (its heap grows once
         # and is reused after: a second load would look free); then the same load on /stream/transcribe
@@ -276,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         wall, cpu = outcomes.wall, outcomes.cpu
 
+    latency_label = f"{args.latency_sessions} sessions × {args.latency_rounds}"
     rows: list[Row] = []
     seed_latency = _speech_to_transcript(audio, [o for o in latency_outcomes if o.protocol == "seed"])
     for protocol, label, row_id in (
@@ -290,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 Row(
                     id=f"{row_id}{'a' if fraction == 0.5 else 'b'}",
-                    figure=f"{label}: end of speech → transcript, {suffix} ({args.latency_sessions} sessions)",
+                    figure=f"{label}: end of speech → transcript, {suffix} ({latency_label})",
                     ours=_ms(ours),
                     baseline=f"{_ms(baseline)} /stream/transcribe",
                     ratio=f"{ours / baseline:.2f}×",
@@ -324,8 +401,83 @@ def main(argv: list[str] | None = None) -> int:
         "machine shares those cores)"
         + (f"; first failure: {failed[0].error or failed[0].closed_with}" if failed else "")
     )
+    rows += _streaming_rows(
+        audio,
+        latency_outcomes,
+        streaming_outcomes,
+        not_streamed,
+        (args.latency_sessions, args.latency_rounds),
+        phase1_load,
+    )
     print_rows(rows)
     return 0 if all(row.passed for row in rows) else 1
+
+
+def _streaming_rows(
+    audio: Audio,
+    per_utterance: list[Outcome],
+    streaming: list[Outcome],
+    not_streamed: list[str],
+    sessions: tuple[int, int],
+    load_average: float,
+) -> list[Row]:
+    """S1–S3: end of speech → transcript with the model streaming, against per utterance, per protocol;
+    S4: start of speech → first partial, both ways."""
+    expected = len(audio.sentence_ends)
+    label = f"{sessions[0]} sessions × {sessions[1]}"
+    rows: list[Row] = []
+    for protocol, row_id in zip(PROTOCOLS, ("S1", "S2", "S3"), strict=True):
+        ours = [o for o in streaming if o.protocol == protocol]
+        baseline = [o for o in per_utterance if o.protocol == protocol]
+        latency, base_latency = _speech_to_transcript(audio, ours), _speech_to_transcript(audio, baseline)
+        broken = _failed(ours, expected) or _failed(baseline, expected) or not_streamed
+        for fraction, suffix in ((0.5, "p50"), (0.99, "p99")):
+            value, base_value = percentile(latency, fraction), percentile(base_latency, fraction)
+            rows.append(
+                Row(
+                    id=f"{row_id}{'a' if fraction == 0.5 else 'b'}",
+                    figure=f"{LABELS[protocol]}, model streaming: end of speech → transcript, {suffix} "
+                    f"({label})",
+                    ours=_ms(value),
+                    baseline=f"{_ms(base_value)} per utterance",
+                    ratio=f"{value / base_value:.2f}×",
+                    goal="≤ 1× per utterance",
+                    passed=value <= base_value and not broken,
+                )
+            )
+    had_partials = []
+    for protocol, suffix in zip(PROTOCOLS, "abc", strict=True):
+        ours = _speech_to_partial(audio, [o for o in streaming if o.protocol == protocol])
+        baseline = _speech_to_partial(audio, [o for o in per_utterance if o.protocol == protocol])
+        had_partials.append(f"{LABELS[protocol]} {len(ours)} / {len(baseline)}")
+        value = percentile(ours, 0.5) if ours else float("nan")
+        base_value = percentile(baseline, 0.5) if baseline else float("nan")
+        rows.append(
+            Row(
+                id=f"S4{suffix}",
+                figure=f"{LABELS[protocol]}, model streaming: start of speech → first partial, p50 ({label})",
+                ours=_ms(value),
+                baseline=f"{_ms(base_value)} per utterance",
+                ratio=f"{value / base_value:.2f}×",
+                goal="—",
+                passed=True,
+            )
+        )
+    failed = _failed(streaming, expected)
+    rows[-1].note = (
+        f"load average {load_average:.1f} at the end of phase 1; sentences with a partial before their "
+        f"transcript (of {sessions[0] * sessions[1] * expected}), streaming / per utterance: {', '.join(had_partials)}; sessions "
+        f"that did not stream to the model or were failed by it: {len(not_streamed)}"
+        + (f" (first: {not_streamed[0]})" if not_streamed else "")
+        + (f"; first failure: {failed[0].error or failed[0].closed_with}" if failed else "")
+    )
+    return rows
+
+
+def _endpoint(process: GatewayProcess) -> tuple[str, str]:
+    """The gateway's WebSocket base URL, and the model it serves."""
+    model = json.loads(_get(process.base_url + "/v1/models"))["data"][0]["id"]
+    return process.base_url.replace("http://", "ws://"), model
 
 
 def _get(url: str) -> str:

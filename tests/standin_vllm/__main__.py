@@ -1,4 +1,4 @@
-"""``python -m tests.standin_vllm --port 8000 --speed 27 [--realtime]``: serve until SIGINT/SIGTERM."""
+"""``python -m tests.standin_vllm --port 8000 --speed 27 [--realtime] [--words]``: serve until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 
 from tests.standin_vllm.realtime import DEFAULT_REALTIME_MODEL
 from tests.standin_vllm.server import StandInVLLM
-from tests.standin_vllm.voxtral import DEFAULT_MODEL
+from tests.standin_vllm.voxtral import DEFAULT_MODEL, words_transcriber
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,6 +33,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--realtime-done-delay-seconds", type=float, default=0.0, help="extra time before each realtime done"
+    )
+    parser.add_argument(
+        "--words",
+        action="store_true",
+        help="transcripts of one word per half second of audio (a growing text)",
     )
     parser.add_argument("--keepalive-seconds", type=float, default=5.0, help="VLLM_HTTP_TIMEOUT_KEEP_ALIVE")
     parser.add_argument("--max-num-queued-reqs", type=int, default=None)
@@ -58,6 +63,7 @@ async def _serve(args: argparse.Namespace) -> None:
         realtime=args.realtime,
         realtime_step_seconds=args.realtime_step_seconds,
         realtime_done_delay_seconds=args.realtime_done_delay_seconds,
+        transcriber=words_transcriber if args.words else None,
         keepalive_seconds=args.keepalive_seconds,
         max_num_queued_reqs=args.max_num_queued_reqs,
         prefill_fraction=args.prefill_fraction,

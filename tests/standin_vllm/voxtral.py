@@ -68,6 +68,12 @@ def default_transcriber(audio: np.ndarray, language: str | None) -> str:
     return f"{text} in {language}" if language else text
 
 
+def words_transcriber(audio: np.ndarray, language: str | None) -> str:
+    """One word per half second of audio heard: a transcript that only grows as audio arrives, as a
+    real model's does (the default's "audio of N seconds" changes its last words at every step)."""
+    return " ".join(f"word{i}" for i in range(int(audio.size / (MODEL_SAMPLE_RATE / 2))))
+
+
 def default_answerer(audios: list[np.ndarray], question: str) -> str:
     total = sum(a.size for a in audios) / MODEL_SAMPLE_RATE
     return f"{len(audios)} audio(s) totalling {total:.2f} seconds; question: {question}"
