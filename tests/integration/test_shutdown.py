@@ -61,7 +61,7 @@ def test_sigterm_drains_requests_and_streams(audio_fixtures: FixtureSet):
     assert close_code == 1001
     logs = gateway.logs()
     assert exit_code == 0, logs
-    assert drain_seconds < 10, logs
+    assert drain_seconds < 25, logs  # as soon as the work is done, not at the 30 s deadline
     assert logs.count('"event": "shutdown_started"') == 2  # one per worker
     assert "shutdown_deadline_cancels" not in logs
 

@@ -15,13 +15,13 @@ from urllib.parse import urlparse
 import websockets
 
 from tests.support.gateway_process import GatewayProcess
+from tests.support.metrics import scrape, value
 from tests.support.stream_client import stream_url
 from tests.support.waiting import wait_until
 
 OUTBOX_MESSAGES = 256  # StreamConfig.outbox_messages
-# Long enough that the messages the server has not read fill the kernel's buffers on both sides soon after
-# its outbox fills, so that the client's sends stall: the sign that the server stopped reading. Here they
-# stall after ~17,000 messages (~2.5 MB of replies waiting, then ~17 MB of these).
+# Enough that the replies fill the kernel's buffers and then the outbox (here after ~17,000), and long
+# enough that the client's sends stall soon after that rather than filling the kernel's buffers with more.
 SENT = 40_000
 NOT_JSON = "not json " + "x" * 1000
 IDLE_SECONDS = 4
@@ -43,48 +43,31 @@ def small_window_socket(url: str) -> socket.socket:
     return sock
 
 
+def streams_waiting_on_client(gateway: GatewayProcess) -> float:
+    """Streams whose outbox is full, so that they stopped reading their client (the gateway's metric)."""
+    return value(scrape(gateway.base_url), "voxtral_gateway_websocket_streams_waiting_on_client")
+
+
 def closed_streams(gateway: GatewayProcess) -> list[dict[str, Any]]:
     lines = (json.loads(line) for line in gateway.logs().splitlines() if line.startswith("{"))
     return [line for line in lines if line.get("event") == "stream_closed"]
 
 
-class Sender:
-    """Sends `count` invalid messages, counting them as they go."""
-
-    def __init__(self, count: int):
-        self.count = count
-        self.sent = 0
-
-    async def send_all(self, ws: websockets.ClientConnection) -> int:
-        for _ in range(self.count):
-            await ws.send(NOT_JSON)
-            self.sent += 1
-        return self.sent
-
-    async def stalled(self, quiet_seconds: float = 1.0, deadline_seconds: float = 60.0) -> bool:
-        """Whether the sends stopped making progress (the server stopped reading this client) before
-        all were sent. Waits for that rather than for a fixed time: how much a slow machine sends in a
-        given time varies, and the kernel's buffers hold megabytes before the server's outbox fills."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + deadline_seconds
-        last, quiet_since = -1, loop.time()
-        while loop.time() < give_up and self.sent < self.count:
-            if self.sent != last:
-                last, quiet_since = self.sent, loop.time()
-            elif loop.time() - quiet_since >= quiet_seconds:
-                return True
-            await asyncio.sleep(0.1)
-        return False
+async def send_all(ws: websockets.ClientConnection, count: int) -> int:
+    sent = 0
+    for _ in range(count):
+        await ws.send(NOT_JSON)
+        sent += 1
+    return sent
 
 
 async def test_a_client_that_pauses_reading_meets_a_bounded_outbox_and_loses_nothing(gateway: GatewayProcess):
     url = stream_url(gateway)
     before = len(closed_streams(gateway))
     async with websockets.connect(url, sock=small_window_socket(url), max_queue=1, max_size=None) as ws:
-        sender = Sender(SENT)
-        sending = asyncio.create_task(sender.send_all(ws))
+        sending = asyncio.create_task(send_all(ws, SENT))
         # Not reading, while the kernel's buffers and then the outbox fill, until the server stops reading.
-        assert await sender.stalled(), f"the server read all {sender.sent} messages without stopping"
+        assert await asyncio.to_thread(wait_until, lambda: streams_waiting_on_client(gateway) == 1, 60)
         replies = []
         while len(replies) < SENT + 1:  # ready, then one error per message
             replies.append(json.loads(await ws.recv()))
@@ -104,7 +87,7 @@ async def test_a_client_that_never_reads_is_closed_after_the_idle_timeout(gatewa
     url = stream_url(gateway)
     before = len(closed_streams(gateway))
     async with websockets.connect(url, sock=small_window_socket(url), max_queue=1, max_size=None) as ws:
-        sending = asyncio.create_task(Sender(SENT).send_all(ws))
+        sending = asyncio.create_task(send_all(ws, SENT))
         # The stream gives up on the client: its outbox stayed full for the idle timeout, and then the end
         # of the stream could not be written either.
         assert await asyncio.to_thread(

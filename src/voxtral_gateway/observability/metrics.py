@@ -71,6 +71,12 @@ WEBSOCKET_STREAMS_OPEN = Gauge(
     "WebSocket streams accepted and not yet closed.",
     multiprocess_mode="livesum",
 )
+WEBSOCKET_STREAMS_WAITING_ON_CLIENT = Gauge(
+    f"{PREFIX}_websocket_streams_waiting_on_client",
+    "Live streams that stopped reading their client because it has not read their messages "
+    "(256 waiting); such a stream is closed as idle after STREAM_IDLE_TIMEOUT_SECONDS.",
+    multiprocess_mode="livesum",
+)
 
 # --- admission control ---------------------------------------------------------------------------
 BACKEND_IN_FLIGHT = Gauge(

@@ -15,6 +15,7 @@ import asyncio
 import collections
 from typing import Generic, TypeVar
 
+from voxtral_gateway.observability import metrics
 from voxtral_gateway.services.live import limits
 
 T = TypeVar("T")
@@ -58,8 +59,11 @@ class Outbox(Generic[T]):
         """Wait until fewer than `limit` messages wait to be written."""
         if self._has_room.is_set():
             return
+        metrics.WEBSOCKET_STREAMS_WAITING_ON_CLIENT.inc()
         try:
             async with asyncio.timeout(self.stall_seconds):
                 await self._has_room.wait()
         except TimeoutError:
             raise limits.client_not_reading(self.stall_seconds, len(self._items)) from None
+        finally:
+            metrics.WEBSOCKET_STREAMS_WAITING_ON_CLIENT.dec()
