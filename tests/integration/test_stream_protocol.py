@@ -226,10 +226,10 @@ async def test_a_client_that_disconnects_mid_stream_cancels_its_upstream_request
         finals = _finals_in_flight(upstream)
         assert len(finals) == 2
         disconnected_at = time.monotonic()
-    await _until(lambda: upstream.server.in_flight == 0, seconds=5)
+    await _until(lambda: upstream.server.in_flight == 0, seconds=10)
     assert upstream.server.in_flight == 0
     assert all(request.aborted for request in finals)
-    assert time.monotonic() - disconnected_at < 2.0
+    assert time.monotonic() - disconnected_at < 10  # cancelled, not answered after the stand-in's 30 s
 
 
 async def _until(condition, seconds: float) -> None:
