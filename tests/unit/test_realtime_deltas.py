@@ -35,3 +35,11 @@ def test_segments_are_independent():
     deltas.partial(2, "x y z")
     assert deltas.partial(1, "a b c d") == "a b c"
     assert deltas.partial(2, "x y q") == "x y"
+
+
+def test_a_growing_text_sends_every_word_but_the_last_at_once():
+    deltas = DeltaText()
+    assert deltas.partial(4, "It", growing=True) == ""  # may still become "Its"
+    assert deltas.partial(4, "It is go", growing=True) == "It is"
+    assert deltas.partial(4, "It is going to", growing=True) == " going"
+    assert deltas.final(4, "It is going to rain.") == " to rain."

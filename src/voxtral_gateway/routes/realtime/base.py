@@ -79,15 +79,20 @@ class DeltaText:
     model's guess at the start of an utterance settles as more audio arrives). The final then sends the
     words after those already sent, when it agrees with them (case and punctuation aside); the deltas
     then spell the final's words. When it does not, nothing more is sent: the final's own text (the
-    `completed`/`done` event) is what counts."""
+    `completed`/`done` event) is what counts. A streaming model's partials only grow, so their words go
+    out as soon as the next word begins."""
 
     def __init__(self) -> None:
         self._sent: dict[int, list[str]] = {}
         self._last: dict[int, list[str]] = {}
 
-    def partial(self, segment_id: int, text: str) -> str:
-        """The delta for a new partial of `segment_id` ("" when nothing can be sent yet)."""
+    def partial(self, segment_id: int, text: str, growing: bool = False) -> str:
+        """The delta for a new partial of `segment_id` ("" when nothing can be sent yet). A `growing`
+        text (a streaming model's) needs no second opinion: all its words but the last, which may still
+        be half a word, are sent at once."""
         words = text.split()
+        if growing:
+            return self._extend(segment_id, words[:-1])
         previous = self._last.get(segment_id)
         self._last[segment_id] = words
         if previous is None:

@@ -47,6 +47,8 @@ class Partial(msgspec.Struct, frozen=True, kw_only=True):
     """Stream seconds."""
     end: float
     text: str
+    growing: bool = False
+    """The text only grows (a streaming model's): every word but the last is final already."""
 
 
 class Final(msgspec.Struct, frozen=True, kw_only=True):

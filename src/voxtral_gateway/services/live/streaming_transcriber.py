@@ -202,6 +202,7 @@ class StreamingTranscriber:
                 start=round(start / TARGET_SAMPLE_RATE, 3),
                 end=round(self._segmenter.total_samples / TARGET_SAMPLE_RATE, 3),
                 text=self._text.strip(),
+                growing=True,
             )
         )
 

@@ -153,7 +153,7 @@ class MistralRealtimeSession(RealtimeAdapter):
 
     def _on_event(self, event: LiveEvent) -> None:
         if isinstance(event, Partial):
-            self._delta(event.segment_id, self._deltas.partial(event.segment_id, event.text))
+            self._delta(event.segment_id, self._deltas.partial(event.segment_id, event.text, event.growing))
         elif isinstance(event, Final):
             self._final(event)
         elif isinstance(event, TurnDone):

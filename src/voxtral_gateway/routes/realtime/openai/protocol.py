@@ -316,7 +316,7 @@ class OpenAIRealtimeSession(RealtimeAdapter):
         elif isinstance(event, SpeechStopped):
             self._stopped(event, vad)
         elif isinstance(event, Partial):
-            delta = self._deltas.partial(event.segment_id, event.text)
+            delta = self._deltas.partial(event.segment_id, event.text, event.growing)
             if delta:
                 self._send(
                     wire.TranscriptionDelta(
