@@ -4,27 +4,18 @@ its CLI, and a real webhook receiver that checks signatures."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import GatewayProcess
-from tests.support.jobs_processes import WebhookReceiver, wait_for_status
+from tests.support.jobs_processes import JOBS, MODEL, WebhookReceiver, job_audio, wait_for_status
 from tests.support.standin_process import StandInProcess
-
-MODEL = "mistralai/Voxtral-Mini-3B-2507"
-JOBS = "/v1/audio/transcriptions/jobs"
 
 
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    # 45 s: cut into two segments (SEGMENT_MAX_SECONDS=30), so progress has something to count.
-    path = make_tone(
-        tmp_path_factory.mktemp("jobs-audio") / "tone.mp3", 45.0, rate=16000, fmt="mp3", bitrate="32k"
-    )
-    return Path(path).read_bytes()
+    return job_audio(tmp_path_factory.mktemp("jobs-audio"))
 
 
 @pytest.fixture(scope="module")

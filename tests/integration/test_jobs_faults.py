@@ -14,23 +14,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import GatewayProcess
-from tests.support.jobs_processes import WebhookReceiver, wait_for_status
+from tests.support.jobs_processes import (
+    JOBS,
+    MODEL,
+    SHARED_REDIS,
+    WebhookReceiver,
+    job_audio,
+    wait_for_status,
+)
 from tests.support.redis_server import PrivateRedis, delete_prefix, unique_prefix
 from tests.support.standin_process import StandInProcess
-
-MODEL = "mistralai/Voxtral-Mini-3B-2507"
-JOBS = "/v1/audio/transcriptions/jobs"
-SHARED_REDIS = "redis://127.0.0.1:6379/11"
 
 
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    path = make_tone(
-        tmp_path_factory.mktemp("jobs-faults") / "tone.mp3", 45.0, rate=16000, fmt="mp3", bitrate="32k"
-    )
-    return Path(path).read_bytes()
+    return job_audio(tmp_path_factory.mktemp("jobs-faults"))
 
 
 @pytest.fixture

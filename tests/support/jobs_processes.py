@@ -1,5 +1,5 @@
 """Processes for the job tests and benchmark: a webhook receiver that checks signatures and can go down
-and come back."""
+and come back; and what the job tests share (paths, the Redis database, a job's audio)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ import hashlib
 import hmac
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import msgspec
 from aiohttp import web
 
+from tests.audio_fixtures import make_tone
 from tests.support.gateway_process import free_port
+
+MODEL = "mistralai/Voxtral-Mini-3B-2507"
+JOBS = "/v1/audio/transcriptions/jobs"
+SHARED_REDIS = "redis://127.0.0.1:6379/11"
+"""The job tests' Redis database; each test keeps to its own key prefix and deletes it."""
+
+
+def job_audio(directory: Path) -> bytes:
+    """45 s of MP3: cut into two segments (SEGMENT_MAX_SECONDS=30), so progress has something to count."""
+    return Path(make_tone(directory / "tone.mp3", 45.0, rate=16000, fmt="mp3", bitrate="32k")).read_bytes()
 
 
 class ReceivedWebhook(msgspec.Struct, frozen=True):
