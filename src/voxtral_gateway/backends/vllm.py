@@ -371,24 +371,24 @@ class VLLMBackend(SpeechBackend):
 
     # --- chat completions (audio understanding) ---------------------------------------------
 
-    def _chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytes:
-        request = _WireChatRequest(
-            model=self.model_name,
-            messages=[_wire_message(message) for message in messages],
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_completion_tokens=sampling.max_tokens,
-            stream=stream,
-            stream_options=_WireStreamOptions() if stream else None,
-        )
-        return msgspec.json.encode(request)
+    def chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytes:
+        """The chat request's JSON, every audio in it as a base64 WAV: CPU work that grows with the
+        audio (a pool builds it once, on its CPU pool, for every server it may try)."""
+        return chat_request_body(self.model_name, messages, sampling, stream)
 
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
-        body = await self._post(
-            "/v1/chat/completions", self._chat_body(messages, sampling, stream=False), self._understanding
-        )
+        return await self.send_chat(self.chat_body(messages, sampling, stream=False))
+
+    def chat_stream(
+        self, messages: list[ChatMessage], sampling: SamplingParams
+    ) -> AsyncIterator[AnswerDelta]:
+        return self.stream_chat(self.chat_body(messages, sampling, stream=True))
+
+    async def send_chat(self, body: bytes) -> Answer:
+        """POST a `chat_body(..., stream=False)` and read the answer."""
+        answer = await self._post("/v1/chat/completions", body, self._understanding)
         try:
-            result = msgspec.json.decode(body, type=_WireChatResponse)
+            result = msgspec.json.decode(answer, type=_WireChatResponse)
         except msgspec.DecodeError as exc:
             raise UpstreamError(f"vLLM sent a chat completion the gateway cannot read: {exc}") from exc
         choice = result.choices[0] if result.choices else None
@@ -399,16 +399,30 @@ class VLLMBackend(SpeechBackend):
             model=result.model,
         )
 
-    async def chat_stream(
-        self, messages: list[ChatMessage], sampling: SamplingParams
-    ) -> AsyncIterator[AnswerDelta]:
-        body = self._chat_body(messages, sampling, stream=True)
+    async def stream_chat(self, body: bytes) -> AsyncIterator[AnswerDelta]:
+        """POST a `chat_body(..., stream=True)` and yield the answer's deltas."""
         async with self._open("/v1/chat/completions", body, self._understanding) as response:
             with self._mapped_errors(self._understanding):
                 async for payload in _server_sent_data(response.content):
                     if payload == b"[DONE]":
                         return
                     yield _delta_from_chunk(payload)
+
+
+def chat_request_body(
+    model: str, messages: list[ChatMessage], sampling: SamplingParams, stream: bool
+) -> bytes:
+    """vLLM's chat completion request for `model`, as JSON (blocking: WAV and base64 encoding)."""
+    request = _WireChatRequest(
+        model=model,
+        messages=[_wire_message(message) for message in messages],
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        max_completion_tokens=sampling.max_tokens,
+        stream=stream,
+        stream_options=_WireStreamOptions() if stream else None,
+    )
+    return msgspec.json.encode(request)
 
 
 def _describe(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from litestar.params import Body
 from voxtral_gateway.errors import InvalidRequest
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
 from voxtral_gateway.routes.error_wire import request_dialect
+from voxtral_gateway.routes.json_request import large_json_request_class, off_loop_if_large
 from voxtral_gateway.routes.mistral.chat import (
     check_prefix,
     input_audio_string_file,
@@ -120,6 +121,8 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
 class ChatCompletionsController(Controller):
     path = "/v1/chat/completions"
     tags = ["openai"]
+    # A large body is parsed, and its audio's base64 decoded, on the decode pool, off the event loop.
+    request_class = large_json_request_class(ChatCompletionRequest)
 
     @post(
         "/",
@@ -149,7 +152,7 @@ class ChatCompletionsController(Controller):
         runtime: NamedDependency[Runtime],
     ) -> Response:
         """Answer the conversation, whole or as `chat.completion.chunk` events."""
-        conversation = _conversation(data)
+        conversation = await off_loop_if_large(request, _conversation, data)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         service = runtime.understanding
