@@ -304,7 +304,9 @@ class VLLMPool(SpeechBackend):
                 if isinstance(pieces, AsyncGenerator):
                     await pieces.aclose()
 
-    async def _chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytes:
+    async def _chat_body(
+        self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool
+    ) -> bytearray:
         """The chat request every server is sent (they all serve the same model)."""
         if self._cpu_pool is None:
             return chat_request_body(self.model_name, messages, sampling, stream)

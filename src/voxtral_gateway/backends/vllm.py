@@ -32,6 +32,7 @@ from voxtral_gateway.backends.chat import (
     SamplingParams,
     TokenUsage,
 )
+from voxtral_gateway.backends.json_splice import PLACEHOLDER, splice_base64
 from voxtral_gateway.backends.multipart import wav_form
 from voxtral_gateway.backends.retry import RetryPolicy, retrying
 from voxtral_gateway.errors import (
@@ -92,8 +93,8 @@ class _UpstreamErrorBody(msgspec.Struct):
 
 
 class _WireInputAudio(msgspec.Struct):
-    data: bytes
-    """msgspec writes bytes as standard base64, which is what vLLM expects here."""
+    data: msgspec.Raw
+    """`json_splice.PLACEHOLDER`, replaced by the WAV's standard base64 (what vLLM expects here)."""
     format: str
 
 
@@ -155,12 +156,13 @@ class _WireChunk(msgspec.Struct):
     error: _UpstreamErrorInfo | None = None
 
 
-def _wire_message(message: ChatMessage) -> _WireMessage:
+def _wire_message(message: ChatMessage, wavs: list[bytearray]) -> _WireMessage:
+    """The message, each audio's WAV appended to `wavs` (its place left to `splice_base64`)."""
     parts: list[_WireTextPart | _WireAudioPart] = []
     for part in message.content:
         if isinstance(part, AudioPart):
-            wav = encode_wav(part.audio.samples, part.audio.sample_rate)
-            parts.append(_WireAudioPart(input_audio=_WireInputAudio(data=wav, format="wav")))
+            wavs.append(encode_wav(part.audio.samples, part.audio.sample_rate))
+            parts.append(_WireAudioPart(input_audio=_WireInputAudio(data=PLACEHOLDER, format="wav")))
         else:
             parts.append(_WireTextPart(text=part.text))
     return _WireMessage(role=message.role, content=parts)
@@ -297,7 +299,7 @@ class VLLMBackend(SpeechBackend):
         return await retrying(IDLE_CLOSE_RETRY, attempt, closed_idle)
 
     async def _post(
-        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, timeouts: UpstreamTimeouts
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytearray, timeouts: UpstreamTimeouts
     ) -> bytes:
         """POST and return the body of a 200, or raise the gateway error that says what failed."""
         async with self._open(path, data, timeouts) as response:
@@ -305,11 +307,11 @@ class VLLMBackend(SpeechBackend):
 
     @contextlib.asynccontextmanager
     async def _open(
-        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytes, timeouts: UpstreamTimeouts
+        self, path: str, data: aiohttp.FormData | aiohttp.Payload | bytearray, timeouts: UpstreamTimeouts
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST; yield the response if it is a 200, else raise the gateway error that says what failed.
         The route kind's connect, first-byte and total timeouts apply."""
-        headers = {"Content-Type": "application/json"} if isinstance(data, bytes) else {}
+        headers = {"Content-Type": "application/json"} if isinstance(data, bytearray) else {}
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id  # vLLM uses it as its request id (its logs)
         with self._mapped_errors(timeouts), timed(UPSTREAM):
@@ -371,7 +373,7 @@ class VLLMBackend(SpeechBackend):
 
     # --- chat completions (audio understanding) ---------------------------------------------
 
-    def chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytes:
+    def chat_body(self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool) -> bytearray:
         """The chat request's JSON, every audio in it as a base64 WAV: CPU work that grows with the
         audio (a pool builds it once, on its CPU pool, for every server it may try)."""
         return chat_request_body(self.model_name, messages, sampling, stream)
@@ -384,7 +386,7 @@ class VLLMBackend(SpeechBackend):
     ) -> AsyncIterator[AnswerDelta]:
         return self.stream_chat(self.chat_body(messages, sampling, stream=True))
 
-    async def send_chat(self, body: bytes) -> Answer:
+    async def send_chat(self, body: bytearray) -> Answer:
         """POST a `chat_body(..., stream=False)` and read the answer."""
         answer = await self._post("/v1/chat/completions", body, self._understanding)
         try:
@@ -399,7 +401,7 @@ class VLLMBackend(SpeechBackend):
             model=result.model,
         )
 
-    async def stream_chat(self, body: bytes) -> AsyncIterator[AnswerDelta]:
+    async def stream_chat(self, body: bytearray) -> AsyncIterator[AnswerDelta]:
         """POST a `chat_body(..., stream=True)` and yield the answer's deltas."""
         async with self._open("/v1/chat/completions", body, self._understanding) as response:
             with self._mapped_errors(self._understanding):
@@ -411,18 +413,19 @@ class VLLMBackend(SpeechBackend):
 
 def chat_request_body(
     model: str, messages: list[ChatMessage], sampling: SamplingParams, stream: bool
-) -> bytes:
+) -> bytearray:
     """vLLM's chat completion request for `model`, as JSON (blocking: WAV and base64 encoding)."""
+    wavs: list[bytearray] = []
     request = _WireChatRequest(
         model=model,
-        messages=[_wire_message(message) for message in messages],
+        messages=[_wire_message(message, wavs) for message in messages],
         temperature=sampling.temperature,
         top_p=sampling.top_p,
         max_completion_tokens=sampling.max_tokens,
         stream=stream,
         stream_options=_WireStreamOptions() if stream else None,
     )
-    return msgspec.json.encode(request)
+    return splice_base64(msgspec.json.encode(request), wavs)
 
 
 def _describe(exc: BaseException) -> str:
