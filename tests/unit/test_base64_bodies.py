@@ -6,11 +6,15 @@ import binascii
 import os
 
 import msgspec
+import pybase64
 import pytest
 
 from voxtral_gateway.backends import json_splice
 from voxtral_gateway.backends.json_splice import PLACEHOLDER, splice_base64
+from voxtral_gateway.routes.base64_fields import decode_with_base64_fields
 from voxtral_gateway.routes.base64_text import strict_base64
+from voxtral_gateway.schemas.batch import BatchRequest
+from voxtral_gateway.schemas.understand import UnderstandRequest
 
 
 class _Raw(msgspec.Struct):
@@ -69,3 +73,18 @@ def test_strict_base64_is_binasciis_strict_mode(text: str):
     except ValueError as exc:
         got = (type(exc), str(exc))
     assert got == expected
+
+
+def test_plain_files_are_decoded_by_pybase64_and_the_rest_left_to_msgspec():
+    files = [os.urandom(999), os.urandom(1000)]
+    texts = [pybase64.b64encode(f).decode() for f in files]
+    plain = {"audio_files": [{"data": texts[0], "format": "wav"}, {"data": texts[1]}], "question": "Why?"}
+    body = msgspec.json.encode(plain)
+    parsed = decode_with_base64_fields(body.replace(b"/", b"\\/"), UnderstandRequest)
+    assert parsed == msgspec.json.decode(body, type=UnderstandRequest)
+    assert [file.data for file in parsed.audio_files] == files
+    escaped = body.replace(b'"data":"', b'"data":"\\u0041', 1)  # another escape: msgspec's to decode
+    assert decode_with_base64_fields(escaped, UnderstandRequest) is None
+    assert (
+        decode_with_base64_fields(msgspec.json.encode({"model": "m", "messages": []}), BatchRequest) is None
+    )

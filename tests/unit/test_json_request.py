@@ -34,6 +34,13 @@ BATCH = [
     f'{{"audio_files": [{_file(_ESCAPED)}]}}',  # PHP's json_encode writes `\/`
     f'{{"audio_files": [{_file()}, {_file("QR==")}]}}',  # the second file's base64 is invalid
     f'{{"audio_files": [{_file(_B64[:-1])}]}}',
+    *(
+        f'{{"audio_files": [{_file()}, {_file(bad)}]}}'
+        for bad in ("==", "", "QR==", "QUJD\\nQUJD", "\\u0051UJD")
+    ),
+    '{"audio_files": [{"data": 5}]}',
+    '{"audio_files": [{"data": null}]}',
+    '{"audio_files": [{"data": "QUJD", "data": "REVG"}]}',
     f'{{"audio_files": [{_file()}], "temperature": "hot"}}',
     f'{{"audio_files": [{_file()}], "temperature": 3}}',
     f'{{"audio_files": [{_file(format="xyz")}]}}',

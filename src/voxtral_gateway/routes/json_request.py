@@ -3,10 +3,12 @@
 pool, so the event loop stays free for the worker's other requests and live streams.
 
 Litestar decodes a body to builtins and converts them to the Struct on the event loop (84 MB of
-base64: a quarter of a second). Here a body of at least `OFF_LOOP_BYTES` is decoded by msgspec
-straight to the Struct on a decode thread; one it refuses is decoded again as Litestar would
-(builtins, then `msgspec.convert`) on that thread, and Litestar's own validation error is raised from
-msgspec's message: the same status, body and field as Litestar's. A small body is Litestar's to parse."""
+base64: a quarter of a second). Here a body of at least `OFF_LOOP_BYTES` is decoded on a decode
+thread: its base64 files by pybase64 when they are plain (`base64_fields.py`: msgspec's own base64
+decoding holds the GIL, stalling the loop from any thread), else by msgspec straight to the Struct.
+One msgspec refuses is decoded again as Litestar would (builtins, then `msgspec.convert`) on that
+thread, and Litestar's own validation error is raised from msgspec's message: the same status, body
+and field as Litestar's. A small body is Litestar's to parse."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from litestar.exceptions import ValidationException
 from litestar.serialization import decode_json
 from litestar.types import Empty, TypeDecodersSequence
 
+from voxtral_gateway.routes.base64_fields import decode_with_base64_fields
 from voxtral_gateway.runtime import Runtime
 
 P = ParamSpec("P")
@@ -45,6 +48,8 @@ def decode_body(
     """`schema` from a JSON body, as Litestar would decode it; blocking (run it on the decode pool).
 
     Raises Litestar's `SerializationException` for a body that is not JSON."""
+    if (parsed := decode_with_base64_fields(body, schema)) is not None:
+        return parsed  # the plain case, the GIL held least
     try:
         return msgspec.json.decode(body, type=schema, strict=False)
     except (msgspec.ValidationError, msgspec.DecodeError):
