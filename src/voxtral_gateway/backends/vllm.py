@@ -59,6 +59,8 @@ _BUSY_HINT = "try again later"
 _ENGINE_DEAD_MESSAGE = "The server had an error while processing your request."
 # vLLM's own Retry-After is none; a queue that was full drains in about this long.
 BUSY_RETRY_AFTER_SECONDS = 1
+# A chat body is written to the connection this much at a time.
+_WRITE_STEP_BYTES = 1024 * 1024
 # The parameter vLLM names when an audio is over VLLM_MAX_AUDIO_CLIP_FILESIZE_MB.
 _FILE_SIZE_PARAMETER = "audio_filesize_mb"
 
@@ -311,7 +313,10 @@ class VLLMBackend(SpeechBackend):
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """POST; yield the response if it is a 200, else raise the gateway error that says what failed.
         The route kind's connect, first-byte and total timeouts apply."""
-        headers = {"Content-Type": "application/json"} if isinstance(data, bytearray) else {}
+        headers: dict[str, str] = {}
+        if isinstance(data, bytearray):  # a chat body: JSON, written in steps (see `_in_steps`)
+            headers = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+            data = _in_steps(data)
         if request_id := current_request_id():
             headers[REQUEST_ID_HEADER] = request_id  # vLLM uses it as its request id (its logs)
         with self._mapped_errors(timeouts), timed(UPSTREAM):
@@ -426,6 +431,14 @@ def chat_request_body(
         stream_options=_WireStreamOptions() if stream else None,
     )
     return splice_base64(msgspec.json.encode(request), wavs)
+
+
+async def _in_steps(body: bytearray) -> AsyncIterator[memoryview]:
+    """`body` a MiB at a time: aiohttp hands a whole bytes body to the transport in one write, which
+    copies what the socket does not take at once (~0.35 s on the event loop for 100 MB)."""
+    view = memoryview(body)
+    for start in range(0, len(view), _WRITE_STEP_BYTES):
+        yield view[start : start + _WRITE_STEP_BYTES]
 
 
 def _describe(exc: BaseException) -> str:
