@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from voxtral_gateway.backends.base import TranscriptionOptions
+from voxtral_gateway.backends.chat import SamplingParams
 from voxtral_gateway.backends.pool import VLLMPool
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
 from voxtral_gateway.errors import (
@@ -92,7 +93,7 @@ class _Server:
             raise self.error
         return "transcript"
 
-    async def chat_stream(self, messages, sampling):
+    async def stream_chat(self, body):
         self.calls += 1
         for n in range(self.deltas_before_error):
             yield f"delta {n}"
@@ -128,7 +129,7 @@ async def test_one_server_is_tried_once():
 
 
 async def _streamed_chat(pool: VLLMPool) -> list[str]:
-    return [delta async for delta in pool.chat_stream([], None)]  # type: ignore[arg-type,misc]
+    return [delta async for delta in pool.chat_stream([], SamplingParams())]
 
 
 async def test_a_streamed_chat_refused_before_its_first_delta_goes_to_another_server():
@@ -151,7 +152,7 @@ async def test_a_streamed_chat_is_never_failed_over_once_a_delta_was_passed_on()
     pool.members[1].in_flight = 1
     received: list[str] = []
     with pytest.raises(UpstreamBusy):
-        async for delta in pool.chat_stream([], None):  # type: ignore[arg-type]
+        async for delta in pool.chat_stream([], SamplingParams()):
             received.append(delta)
     assert received == ["delta 0"]
     assert (failing.calls, other.calls) == (1, 0)

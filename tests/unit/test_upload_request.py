@@ -14,7 +14,7 @@ from litestar import Controller, post
 from litestar.params import Body
 from litestar.testing import TestClient, create_test_client
 
-from voxtral_gateway.routes import upload_request
+from voxtral_gateway.routes import json_request, upload_request
 from voxtral_gateway.routes.error_handlers import EXCEPTION_HANDLERS
 from voxtral_gateway.routes.upload_request import upload_request_class
 from voxtral_gateway.schemas.transcribe import TranscribeRequest
@@ -29,7 +29,13 @@ BODIES = [
     b'{"audio_file": "' + _B64[:-1] + b'"}',  # not a multiple of 4
     b'{"audio_file": "' + _B64[:8] + b"=" + _B64[9:] + b'"}',  # padding in the middle
     b'{"audio_file": "QUJDRA==QUJD"}',  # padding at a step's end, not the file's
-    b'{"audio_file": "' + _B64.replace(b"/", b"\\/") + b'"}',  # a JSON escape: Litestar's to decode
+    b'{"audio_file": "' + _B64.replace(b"/", b"\\/") + b'"}',  # PHP's json_encode writes `\/`
+    b'{"audio_file": "' + _B64.replace(b"/", b"\\/") + b'", "format": "mp3"}',
+    b'{"audio_file": "'
+    + _B64.replace(b"/", b"\\/", 5).replace(b"A", b"\\u0041", 1)
+    + b'"}',  # another escape
+    b'{"audio_file": "' + _B64.replace(b"/", b"\\\\/", 1) + b'"}',  # an escaped backslash: invalid base64
+    b'{"audio_file": "' + _B64.replace(b"/", b"\\/")[:-3] + b'\\/"}',
     b'{"audio_file": "' + _B64[:100] + b"\xff" + _B64[101:] + b'"}',  # not UTF-8
     b'{"audio_file": "' + _B64[:100] + b"-" + _B64[101:] + b'"}',  # URL-safe alphabet
     b'{"audio_file": "' + base64.b64encode(b"x" * 10) + b'", "surprise": 1}',
@@ -92,8 +98,10 @@ def test_same_answer_as_litestar(
     assert (got.status_code, got.json()) == (expected.status_code, expected.json())
 
 
-def test_large_file_is_decoded_into_the_request_buffer(monkeypatch: pytest.MonkeyPatch):
-    buffer = bytearray(b'{"audio_file": "' + _B64 + b'", "format": "wav"}')
+@pytest.mark.parametrize("escaped", [False, True], ids=["plain", "escaped-solidus"])
+def test_large_file_is_decoded_into_the_request_buffer(escaped: bool):
+    base64_text = _B64.replace(b"/", b"\\/") if escaped else _B64
+    buffer = bytearray(b'{"audio_file": "' + base64_text + b'", "format": "wav"}')
     envelope = upload_request._envelope_type(TranscribeRequest, "audio_file")
     parsed = upload_request._parse_in_place(buffer, TranscribeRequest, envelope, "audio_file")
     assert isinstance(parsed, TranscribeRequest)
@@ -130,6 +138,6 @@ class _FakeRequest:
 def test_body_is_read_whole_whatever_content_length_says(announced: int | None, limit: int | None):
     chunks = [b"abcd", b"efgh", b"ijkl"]
     request = _FakeRequest(chunks, announced, limit)
-    body = asyncio.run(upload_request._read_into_one_buffer(request))  # type: ignore[arg-type]
+    body = asyncio.run(json_request.read_into_one_buffer(request))  # type: ignore[arg-type]
     assert isinstance(body, bytearray)
     assert body == b"abcdefghijkl"

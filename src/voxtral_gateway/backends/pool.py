@@ -9,7 +9,8 @@ is taken out until a probe succeeds. Failover follows `backends.retry`: a transc
 that hit a connection error is retried once on another server, a chat only when it never reached one
 (or its full queue refused it); a stream only before its first piece.
 With every server out, requests are still tried (least loaded first): the pool never refuses work on
-stale health alone."""
+stale health alone. A chat's request body (its audio as base64 WAV) is built once, on the CPU pool,
+and sent as it is to whichever servers are tried."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ from voxtral_gateway.backends.base import (
 from voxtral_gateway.backends.chat import Answer, AnswerDelta, ChatMessage, SamplingParams
 from voxtral_gateway.backends.load import LoadWeights, ReplicaLoad, routing_score, scrape
 from voxtral_gateway.backends.retry import CHAT_FAILOVER, TRANSCRIPTION_FAILOVER, RetryPolicy, retrying
-from voxtral_gateway.backends.vllm import VLLMBackend
+from voxtral_gateway.backends.vllm import VLLMBackend, chat_request_body
 from voxtral_gateway.backends.vllm_realtime import VLLMRealtime, VLLMRealtimeSession
+from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.errors import GatewayError, UpstreamDisconnected, UpstreamUnreachable
 from voxtral_gateway.observability import metrics
 from voxtral_gateway.settings import TimeoutSettings, VLLMSettings
@@ -114,7 +116,9 @@ class VLLMPool(SpeechBackend):
     supports_chat = VLLMBackend.supports_chat
     prefers_segments = VLLMBackend.prefers_segments
 
-    def __init__(self, vllm: VLLMSettings, timeouts: TimeoutSettings):
+    def __init__(self, vllm: VLLMSettings, timeouts: TimeoutSettings, cpu_pool: CpuPool | None = None):
+        """`cpu_pool`: where chat bodies are built (None: on the event loop, for tests of routing)."""
+        self._cpu_pool = cpu_pool
         self.members = [PoolMember(VLLMBackend(vllm, timeouts, url)) for url in vllm.urls]
         self.model_name = vllm.model
         self.max_audio_seconds = vllm.max_audio_seconds
@@ -300,8 +304,17 @@ class VLLMPool(SpeechBackend):
                 if isinstance(pieces, AsyncGenerator):
                     await pieces.aclose()
 
+    async def _chat_body(
+        self, messages: list[ChatMessage], sampling: SamplingParams, stream: bool
+    ) -> bytearray:
+        """The chat request every server is sent (they all serve the same model)."""
+        if self._cpu_pool is None:
+            return chat_request_body(self.model_name, messages, sampling, stream)
+        return await self._cpu_pool.run(chat_request_body, self.model_name, messages, sampling, stream)
+
     async def chat(self, messages: list[ChatMessage], sampling: SamplingParams) -> Answer:
-        return await self._with_failover(lambda backend: backend.chat(messages, sampling), CHAT_FAILOVER)
+        body = await self._chat_body(messages, sampling, stream=False)
+        return await self._with_failover(lambda backend: backend.send_chat(body), CHAT_FAILOVER)
 
     async def serves_realtime(self) -> bool:
         return await self.realtime.serves()
@@ -309,13 +322,15 @@ class VLLMPool(SpeechBackend):
     async def realtime_session(self, options: TranscriptionOptions) -> VLLMRealtimeSession | None:
         return await self.realtime.open_session(options)
 
-    def chat_stream(
+    async def chat_stream(
         self, messages: list[ChatMessage], sampling: SamplingParams
     ) -> AsyncIterator[AnswerDelta]:
         """Streamed from one server; failover as `chat`'s (never started there), before the first delta."""
-        return self._streamed_with_failover(
-            lambda backend: backend.chat_stream(messages, sampling), CHAT_FAILOVER
-        )
+        body = await self._chat_body(messages, sampling, stream=True)
+        deltas = self._streamed_with_failover(lambda backend: backend.stream_chat(body), CHAT_FAILOVER)
+        async with contextlib.aclosing(deltas):
+            async for delta in deltas:
+                yield delta
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,8 +9,10 @@ A small body's file gets its own `bytes`. A large body is parsed on a decode thr
 stays free) and its file decoded in place, into the front of that same buffer: a 100 MB file costs
 its 133 MB body, once.
 
-Whatever is not the plain case (an invalid field, a JSON escape inside the base64) falls back to
-Litestar's own parsing of the untouched body, so every validation error is exactly Litestar's."""
+A `\\/` in the base64 (PHP's `json_encode` escapes every `/` by default) is unescaped in place too.
+Whatever else is not the plain case (an invalid field, another JSON escape) is parsed as Litestar
+would (`routes/json_request.py`: a large body on the decode thread as well), so every validation
+error is exactly Litestar's."""
 
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ import msgspec
 import numpy as np
 import pybase64
 from litestar import Request
-from litestar.datastructures import URL
-from litestar.exceptions import ValidationException
-from litestar.types import Empty
+from litestar.types import Empty, TypeDecodersSequence
 
-from voxtral_gateway.runtime import Runtime
+from voxtral_gateway.routes.json_request import (
+    BodyInvalid,
+    BufferedRequest,
+    decode_body,
+    off_loop_if_large,
+    validation_exception,
+)
 
 # Bodies at least this large are parsed off the event loop, with the file decoded in place.
 IN_PLACE_BYTES = 1024 * 1024
@@ -43,16 +49,7 @@ def upload_request_class(schema: type[msgspec.Struct], file_field: str) -> type[
     The file arrives as a `bytearray` (the request's own buffer) where `schema` says `bytes`."""
     envelope = _envelope_type(schema, file_field)
 
-    class UploadRequest(Request[Any, Any, Any]):
-        async def body(self) -> bytes:
-            if self._body is Empty:
-                if (cached := self._connection_state.body) is not Empty:
-                    self._body = cached
-                else:
-                    buffer = await _read_into_one_buffer(self)
-                    self._body = self._connection_state.body = buffer  # type: ignore[assignment]
-            return self._body
-
+    class UploadRequest(BufferedRequest):
         async def json(self) -> Any:
             if self._json is Empty:
                 if (cached := self._connection_state.json) is not Empty:
@@ -65,46 +62,22 @@ def upload_request_class(schema: type[msgspec.Struct], file_field: str) -> type[
             buffer = await self.body()
             if not isinstance(buffer, bytearray):
                 return None
-            runtime = self.app.state.get("runtime")
-            if len(buffer) >= IN_PLACE_BYTES and isinstance(runtime, Runtime):
-                parsed = await runtime.decode_pool.run(_parse, buffer, schema, envelope, file_field)
+            if len(buffer) >= IN_PLACE_BYTES:
+                decoders = self.route_handler.resolve_type_decoders()
+                parsed = await off_loop_if_large(
+                    self, _parse_large, buffer, schema, envelope, file_field, decoders
+                )
             else:
                 parsed = _parse(buffer, schema, envelope, file_field)
             if isinstance(parsed, _InvalidBase64):
                 # The exception Litestar's signature model raises for the same body.
-                path = URL.from_components(path=self.url.path, query=self.url.query)
-                raise ValidationException(
-                    detail=f"Validation failed for {self.method} {path}",
-                    extra=[{"message": "Invalid base64 encoded string", "key": file_field, "source": "body"}],
-                )
+                parsed = BodyInvalid(message=f"Invalid base64 encoded string - at `$.{file_field}`")
+            if isinstance(parsed, BodyInvalid):
+                raise validation_exception(self, parsed)
             return parsed
 
     UploadRequest.__name__ = UploadRequest.__qualname__ = f"{schema.__name__}UploadRequest"
     return UploadRequest
-
-
-async def _read_into_one_buffer(request: Request[Any, Any, Any]) -> bytearray:
-    """The body in one `bytearray`: sized from Content-Length when that is within the route's limit
-    (each chunk copied once, no regrowth), else grown in place (`+=`: realloc, no list and join)."""
-    announced = request.content_length
-    limit = request.route_handler.resolve_request_max_body_size()
-    if announced is None or limit is None or not 0 < announced <= limit:
-        grown = bytearray()
-        async for chunk in request.stream():  # enforces the limit on what actually arrives
-            grown += chunk
-        return grown
-    buffer = bytearray(announced)
-    filled = 0
-    async for chunk in request.stream():
-        end = filled + len(chunk)
-        if end <= announced:
-            buffer[filled:end] = chunk
-        else:  # more than announced (the server normally stops at Content-Length): keep it all
-            del buffer[filled:]
-            buffer += chunk
-        filled = end
-    del buffer[filled:]
-    return buffer
 
 
 class _InvalidBase64:
@@ -137,19 +110,18 @@ def _envelope_type(schema: type[msgspec.Struct], file_field: str) -> type[msgspe
 
 def _parse(
     buffer: bytearray, schema: type[msgspec.Struct], envelope: type[msgspec.Struct], file_field: str
-) -> msgspec.Struct | _InvalidBase64 | None:
-    """The body as `schema`; None when Litestar should parse it instead (it is then untouched)."""
-    if len(buffer) >= IN_PLACE_BYTES:
-        return _parse_in_place(buffer, schema, envelope, file_field)
-    # Small: the file decoded into its own bytes by SIMD base64 (~10× msgspec's own decoding)...
+) -> msgspec.Struct | None:
+    """A small body as `schema`; None when Litestar should parse it instead (it is then untouched)."""
+    # The file decoded into its own bytes by SIMD base64 (~10× msgspec's own decoding)...
     split = _split(buffer, envelope, file_field)
-    if split is not None:
-        values, start, end = split
+    if split is not None and not split.escaped:
         with memoryview(buffer) as view:
             try:
-                return schema(**values, **{file_field: pybase64.b64decode(view[start:end], validate=True)})
+                file = pybase64.b64decode(view[split.start : split.end], validate=True)
             except binascii.Error:
                 pass
+            else:
+                return schema(**split.values, **{file_field: file})
     # ... else one msgspec pass straight to the Struct, which decides what is wrong.
     try:
         return msgspec.json.decode(buffer, type=schema, strict=False)
@@ -157,11 +129,32 @@ def _parse(
         return None
 
 
-def _split(
-    buffer: bytearray, envelope: type[msgspec.Struct], file_field: str
-) -> tuple[dict[str, Any], int, int] | None:
-    """Every field but the file, validated, and where the file's base64 lies in `buffer`; None unless
-    the file is a plain JSON string (ASCII, no escapes: msgspec.Raw does not check, Litestar does)."""
+def _parse_large(
+    buffer: bytearray,
+    schema: type[msgspec.Struct],
+    envelope: type[msgspec.Struct],
+    file_field: str,
+    type_decoders: TypeDecodersSequence | None,
+) -> msgspec.Struct | _InvalidBase64 | BodyInvalid:
+    """A large body as `schema` (blocking: the decode pool's work), its file decoded in place when
+    it can be, else as Litestar would decode it."""
+    parsed = _parse_in_place(buffer, schema, envelope, file_field)
+    return decode_body(buffer, schema, type_decoders) if parsed is None else parsed
+
+
+class _Split(msgspec.Struct, frozen=True):
+    values: dict[str, Any]
+    """Every field but the file, validated."""
+    start: int
+    end: int
+    """Where the file's base64 lies in the buffer (without its quotes)."""
+    escaped: bool
+    """Whether its `/` are written `\\/` (then its only escapes)."""
+
+
+def _split(buffer: bytearray, envelope: type[msgspec.Struct], file_field: str) -> _Split | None:
+    """The body split into the other fields and the file's span; None unless the file is a plain JSON
+    string (ASCII, no escapes but `\\/`: msgspec.Raw does not check, Litestar does)."""
     try:
         parsed = msgspec.json.decode(buffer, type=envelope, strict=False)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -172,9 +165,12 @@ def _split(
     values = msgspec.structs.asdict(parsed)
     del values[file_field], parsed  # msgspec.Raw holds a view of the buffer: release it
     plain = end - start >= 2 and buffer[start] == buffer[end - 1] == 0x22
-    if not plain or buffer.find(b"\\", start, end) >= 0 or not buffer.isascii():
+    if not plain or not buffer.isascii():
         return None
-    return values, start + 1, end - 1
+    escapes = buffer.count(b"\\", start, end)
+    if escapes and escapes != buffer.count(b"\\/", start, end):
+        return None
+    return _Split(values=values, start=start + 1, end=end - 1, escaped=escapes > 0)
 
 
 def _parse_in_place(
@@ -184,13 +180,30 @@ def _parse_in_place(
     split = _split(buffer, envelope, file_field)
     if split is None:
         return None
-    values, start, end = split
-    size = _decode_base64_in_place(buffer, start, end)
+    end = _unescape_solidus_in_place(buffer, split.start, split.end) if split.escaped else split.end
+    size = _decode_base64_in_place(buffer, split.start, end)
     if size is None:
         return _InvalidBase64()
     del buffer[size:]
     _release_tail(buffer)
-    return schema(**values, **{file_field: buffer})
+    return schema(**split.values, **{file_field: buffer})
+
+
+def _unescape_solidus_in_place(buffer: bytearray, start: int, end: int) -> int:
+    """Every `\\/` in `buffer[start:end]` made `/`, what follows moved up; the new end. Every
+    backslash there starts a `\\/`, so a step that ends on one takes its `/` too."""
+    written = start
+    with memoryview(buffer) as view:
+        position = start
+        while position < end:
+            stop = min(position + _STEP_CHARS, end)
+            if view[stop - 1] == 0x5C:  # a backslash
+                stop += 1
+            chunk = bytes(view[position:stop]).replace(b"\\/", b"/")
+            view[written : written + len(chunk)] = chunk
+            written += len(chunk)
+            position = stop
+    return written
 
 
 def _address(data: bytearray | msgspec.Raw) -> int:

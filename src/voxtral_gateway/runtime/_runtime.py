@@ -50,8 +50,10 @@ class Runtime:
         self.shutting_down = self.shutdown.draining
         # The engine (vLLM pool or embedded) behind admission control, measured (services/guarded_backend.py).
         self.admission = AdmissionGate(settings.admission)
-        self.backend: SpeechBackend = GuardedBackend(create_backend(settings), self.admission)
         self.decode_pool = CpuPool("decode", work.decode_workers, work.cpu_queue_limit, metric="decode")
+        self.backend: SpeechBackend = GuardedBackend(
+            create_backend(settings, self.decode_pool), self.admission
+        )
         self.audio_limits = AudioLimits(
             max_bytes=limits.max_file_size_bytes,
             max_duration_seconds=limits.max_audio_duration_seconds,

@@ -3,9 +3,8 @@ plain base64 string, and its streams carry usage without being asked."""
 
 from __future__ import annotations
 
-import binascii
-
 from voxtral_gateway.errors import InvalidRequest
+from voxtral_gateway.routes.base64_text import strict_base64
 from voxtral_gateway.schemas.openai import ContentPart, SdkWrappedContentPart
 from voxtral_gateway.services.understanding import AudioFile
 
@@ -20,7 +19,7 @@ def input_audio_string_file(value: str, field: str) -> AudioFile:
     """Mistral's `{"type": "input_audio", "input_audio": "<base64>"}` as an audio file (the container
     is sniffed from the bytes)."""
     try:
-        data = binascii.a2b_base64(value, strict_mode=True)
+        data = strict_base64(value)
     except ValueError as exc:  # binascii.Error, or a non-ASCII character (a plain ValueError)
         raise InvalidRequest(
             f"{field} is not standard padded base64 ({exc}); send the audio file's bytes in base64",

@@ -3,7 +3,6 @@ Mistral's chat on the same path (its `input_audio` string converted by `routes/m
 
 from __future__ import annotations
 
-import binascii
 import re
 import time
 import uuid
@@ -15,8 +14,10 @@ from litestar.di import NamedDependency
 from litestar.params import Body
 
 from voxtral_gateway.errors import InvalidRequest
+from voxtral_gateway.routes.base64_text import strict_base64
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, openai_error_responses, success_response
 from voxtral_gateway.routes.error_wire import request_dialect
+from voxtral_gateway.routes.json_request import large_json_request_class, off_loop_if_large
 from voxtral_gateway.routes.mistral.chat import (
     check_prefix,
     input_audio_string_file,
@@ -60,7 +61,7 @@ def _audio_url_file(url: str, field: str) -> AudioFile:
             f"{field} must be a data URL (data:audio/<type>;base64,...) or an http(s) URL", field=field
         )
     try:
-        data = binascii.a2b_base64(url[match.end() :], strict_mode=True)
+        data = strict_base64(url[match.end() :])
     except ValueError as exc:  # binascii.Error, or a non-ASCII character (a plain ValueError)
         raise InvalidRequest(f"{field} has invalid base64: {exc}", field=field) from exc
     return AudioFile(data=data, declared_format=match.group(1), field=field)
@@ -120,6 +121,8 @@ def _conversation(data: ChatCompletionRequest) -> Conversation:
 class ChatCompletionsController(Controller):
     path = "/v1/chat/completions"
     tags = ["openai"]
+    # A large body is parsed, and its audio's base64 decoded, on the decode pool, off the event loop.
+    request_class = large_json_request_class(ChatCompletionRequest)
 
     @post(
         "/",
@@ -149,7 +152,7 @@ class ChatCompletionsController(Controller):
         runtime: NamedDependency[Runtime],
     ) -> Response:
         """Answer the conversation, whole or as `chat.completion.chunk` events."""
-        conversation = _conversation(data)
+        conversation = await off_loop_if_large(request, _conversation, data)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         service = runtime.understanding

@@ -13,6 +13,7 @@ from litestar.params import Body
 
 from voxtral_gateway.routes.docs import error_responses
 from voxtral_gateway.routes.error_wire import error_detail, status_of
+from voxtral_gateway.routes.json_request import large_json_request_class
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.batch import BatchItemResult, BatchRequest, BatchResponse
 from voxtral_gateway.services.batch import AudioFile, BatchItem, BatchOutcome, TranscriptionOptions
@@ -65,6 +66,8 @@ def _item_result(outcome: BatchOutcome) -> BatchItemResult:
 class BatchController(Controller):
     path = "/transcribe/batch"
     tags = ["transcription"]
+    # A large body (its files' base64) is parsed on the decode pool, off the event loop.
+    request_class = large_json_request_class(BatchRequest)
 
     @post(
         "/",

@@ -13,6 +13,7 @@ from litestar.params import Body
 from litestar.response import Stream
 
 from voxtral_gateway.routes.docs import SSE_ALTERNATIVE, error_responses, success_response
+from voxtral_gateway.routes.json_request import large_json_request_class
 from voxtral_gateway.routes.sse import sse_after_first_event, sse_event
 from voxtral_gateway.runtime import Runtime
 from voxtral_gateway.schemas.understand import (
@@ -76,6 +77,8 @@ def _response(answer: UnderstandingAnswer, started: float) -> UnderstandResponse
 class UnderstandController(Controller):
     path = "/understand"
     tags = ["understanding"]
+    # A large body (its files' base64) is parsed on the decode pool, off the event loop.
+    request_class = large_json_request_class(UnderstandRequest)
 
     @post(
         "/",
