@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -186,10 +185,9 @@ async def test_a_redis_that_never_answers_times_out_as_unavailable():
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     store = RedisWindowStore(f"redis://127.0.0.1:{port}/0", timeout_seconds=0.2)
-    started = time.monotonic()
     await store.start()  # not fatal: the script is loaded on NOSCRIPT later
+    # The server would close after 5 s (a connection error); the 0.2 s timeout comes first.
     with pytest.raises(StoreUnavailable, match="TimeoutError"):
         await store.hit(hit("k", 1, SECOND))
-    assert time.monotonic() - started < 1.5
     await store.close()
     server.close()

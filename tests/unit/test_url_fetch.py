@@ -9,7 +9,6 @@ import ipaddress
 import math
 import socket
 import struct
-import time
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -374,29 +373,23 @@ async def test_a_closed_port_fails_to_connect(server: Server) -> None:
 
 
 async def test_a_trickling_server_hits_the_total_timeout(fetcher: UrlFetcher, server: Server) -> None:
-    started = time.monotonic()
     with pytest.raises(UrlFetchTimeout, match=r"1\.5 s .*URL_FETCH_TIMEOUT_SECONDS") as caught:
         await fetcher.fetch(server.url("/trickle"), field=FIELD)
-    assert time.monotonic() - started < 3
     assert caught.value.field == FIELD and caught.value.details["timeout"] == "total"
 
 
 async def test_a_stalled_server_hits_the_read_timeout(fetcher: UrlFetcher, server: Server) -> None:
-    started = time.monotonic()
     with pytest.raises(UrlFetchTimeout, match="URL_FETCH_READ_TIMEOUT_SECONDS") as caught:
         await fetcher.fetch(server.url("/stall"), field=FIELD)
-    assert time.monotonic() - started < 1.4  # the idle limit (0.5 s), well before the total (1.5 s)
-    assert caught.value.details["timeout"] == "read"
+    assert caught.value.details["timeout"] == "read"  # the idle limit (0.5 s), not the total (1.5 s)
 
 
 async def test_a_declared_oversized_body_is_refused_before_reading(
     fetcher: UrlFetcher, server: Server
 ) -> None:
-    started = time.monotonic()
+    # The server sends no body at all: waiting for one would end in the read timeout instead.
     with pytest.raises(PayloadTooLarge, match="MAX_FILE_SIZE_MB") as caught:
         await fetcher.fetch(server.url("/big-declared"), field=FIELD)
-    # The server sends no body at all: only a refusal on the header can be this quick.
-    assert time.monotonic() - started < 0.4
     assert caught.value.field == FIELD and caught.value.status_code == 413
     assert caught.value.details["limit_bytes"] == CAP
 
