@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
 
 from tests.standin_vllm import StandInVLLM
 from tests.standin_vllm.engine import QUEUE_OVERFLOW
-from voxtral_gateway.audio import DecodedAudio
-from voxtral_gateway.audio.decode import SourceInfo
+from tests.support.decoded_audio import sine_audio
 from voxtral_gateway.backends import pool as pool_module
 from voxtral_gateway.backends.chat import AudioPart, ChatMessage, SamplingParams, TextPart
 from voxtral_gateway.backends.pool import VLLMPool
 from voxtral_gateway.cpu_pool import CpuPool
 from voxtral_gateway.settings import load_settings
-
-RATE = 16000
-
-
-def _audio(seconds: float) -> DecodedAudio:
-    samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * RATE)) / RATE)).astype(np.float32)
-    source = SourceInfo(
-        container="wav",
-        codec="pcm_s16le",
-        sample_rate=RATE,
-        channels=1,
-        declared_duration_seconds=seconds,
-        size_bytes=samples.size * 2,
-    )
-    return DecodedAudio(samples=samples, sample_rate=RATE, source=source)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
@@ -55,7 +38,7 @@ async def test_the_body_is_built_once_off_the_loop_and_reused_on_failover(
         try:
             pool.members[1].in_flight = 1  # the busy server is chosen first
             messages = [
-                ChatMessage(role="user", content=[AudioPart(audio=_audio(3)), TextPart(text="What?")])
+                ChatMessage(role="user", content=[AudioPart(audio=sine_audio(3)), TextPart(text="What?")])
             ]
             sampling = SamplingParams(max_tokens=9)
             if streamed:

@@ -6,33 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import numpy as np
 import pytest
 
 from tests.standin_vllm import StandInVLLM
-from voxtral_gateway.audio import DecodedAudio
-from voxtral_gateway.audio.decode import SourceInfo
+from tests.support.decoded_audio import sine_audio
 from voxtral_gateway.backends import Transcript, TranscriptDelta, TranscriptionOptions
 from voxtral_gateway.backends.chat import AudioPart, ChatMessage, SamplingParams, TextPart
 from voxtral_gateway.backends.vllm import BUSY_RETRY_AFTER_SECONDS, VLLMBackend
 from voxtral_gateway.errors import UpstreamBusy, UpstreamDisconnected, UpstreamRejected, UpstreamUnavailable
 from voxtral_gateway.settings import load_settings
-
-RATE = 16000
-
-
-def _audio(seconds: float) -> DecodedAudio:
-    t = np.arange(int(seconds * RATE)) / RATE
-    samples = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    source = SourceInfo(
-        container="wav",
-        codec="pcm_s16le",
-        sample_rate=RATE,
-        channels=1,
-        declared_duration_seconds=seconds,
-        size_bytes=samples.size * 2,
-    )
-    return DecodedAudio(samples=samples, sample_rate=RATE, source=source)
 
 
 async def _backend(server: StandInVLLM, **env: str) -> VLLMBackend:
@@ -64,7 +46,7 @@ async def test_requests_spaced_around_the_servers_idle_timeout_all_succeed(
     try:
         for pause in (0.9, 0.97, 1.0, 1.03, 1.1):
             await asyncio.sleep(pause)
-            result = await backend.transcribe(_audio(1), TranscriptionOptions())
+            result = await backend.transcribe(sine_audio(1), TranscriptionOptions())
             assert result.text.startswith("audio of 1.00 seconds")
     finally:
         await backend.close()
@@ -75,12 +57,12 @@ async def test_a_connection_closed_before_any_response_byte_is_retried_once(stan
     backend = await _backend(standin)
     try:
         standin.engine.drop_next = 1
-        result = await backend.transcribe(_audio(1), TranscriptionOptions())
+        result = await backend.transcribe(sine_audio(1), TranscriptionOptions())
         assert result.text.startswith("audio of 1.00 seconds")
         assert standin.engine.dropped == 1 and [r.status for r in standin.requests] == [None, 200]
         standin.engine.drop_next = 2  # closed again on the retry: once only
         with pytest.raises(UpstreamDisconnected, match="closed the connection before answering"):
-            await backend.transcribe(_audio(1), TranscriptionOptions())
+            await backend.transcribe(sine_audio(1), TranscriptionOptions())
         assert standin.engine.dropped == 3
     finally:
         await backend.close()
@@ -92,8 +74,8 @@ async def test_a_full_queue_is_busy_with_a_retry_after(standin: StandInVLLM):
     backend = await _backend(standin)
     try:
         results = await asyncio.gather(
-            backend.transcribe(_audio(1), TranscriptionOptions()),
-            backend.transcribe(_audio(1), TranscriptionOptions()),
+            backend.transcribe(sine_audio(1), TranscriptionOptions()),
+            backend.transcribe(sine_audio(1), TranscriptionOptions()),
             return_exceptions=True,
         )
     finally:
@@ -111,7 +93,7 @@ async def test_a_dead_engine_is_unavailable(standin: StandInVLLM):
         health = await backend.health()
         assert not health.ready and "503" in (health.detail or "")
         with pytest.raises(UpstreamUnavailable, match="engine has stopped") as info:
-            await backend.transcribe(_audio(1), TranscriptionOptions())
+            await backend.transcribe(sine_audio(1), TranscriptionOptions())
         assert info.value.status_code == 503 and not isinstance(info.value, UpstreamBusy)
     finally:
         await backend.close()
@@ -122,11 +104,11 @@ async def test_statuses_as_vllm_sends_them(standin: StandInVLLM):
     try:
         standin.fail_next(400, "1 validation error:\n  {'type': 'float_parsing'}", err_type="Bad Request")
         with pytest.raises(UpstreamRejected) as info:
-            await backend.transcribe(_audio(1), TranscriptionOptions())
+            await backend.transcribe(sine_audio(1), TranscriptionOptions())
         assert info.value.effective_status == 400
         standin.max_file_size_mb = 0.01  # vLLM's size cap: 400 naming audio_filesize_mb
         with pytest.raises(UpstreamRejected, match="VLLM_MAX_AUDIO_CLIP_FILESIZE_MB") as info:
-            await backend.transcribe(_audio(1), TranscriptionOptions())
+            await backend.transcribe(sine_audio(1), TranscriptionOptions())
         assert info.value.effective_status == 413
         assert standin.requests[-1].status == 400
     finally:
@@ -136,8 +118,10 @@ async def test_statuses_as_vllm_sends_them(standin: StandInVLLM):
 async def test_streamed_transcription_gives_the_text_as_it_is_generated(standin: StandInVLLM):
     backend = await _backend(standin)
     try:
-        pieces = [p async for p in backend.transcribe_stream(_audio(2), TranscriptionOptions(language="ar"))]
-        whole = await backend.transcribe(_audio(2), TranscriptionOptions(language="ar"))
+        pieces = [
+            p async for p in backend.transcribe_stream(sine_audio(2), TranscriptionOptions(language="ar"))
+        ]
+        whole = await backend.transcribe(sine_audio(2), TranscriptionOptions(language="ar"))
     finally:
         await backend.close()
     deltas = [p.text for p in pieces if isinstance(p, TranscriptDelta)]
@@ -150,7 +134,7 @@ async def test_streamed_transcription_gives_the_text_as_it_is_generated(standin:
 
 async def test_chat_sends_max_completion_tokens(standin: StandInVLLM):
     backend = await _backend(standin)
-    messages = [ChatMessage(role="user", content=[AudioPart(audio=_audio(1)), TextPart(text="What?")])]
+    messages = [ChatMessage(role="user", content=[AudioPart(audio=sine_audio(1)), TextPart(text="What?")])]
     try:
         await backend.chat(messages, SamplingParams(max_tokens=7))
     finally:

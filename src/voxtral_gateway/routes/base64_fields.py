@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 import pybase64
 
+from voxtral_gateway.routes.struct_variant import struct_variant
+
 
 def decode_with_base64_fields(body: bytes | bytearray, schema: type[msgspec.Struct]) -> msgspec.Struct | None:
     """`schema` from `body`, its `bytes` fields decoded by pybase64; None when that cannot be done
@@ -82,30 +84,10 @@ def _twin(schema: type[msgspec.Struct]) -> type[msgspec.Struct]:
     """`schema` with every `bytes` field, in it or in the Structs (or lists of them) it holds, made
     `msgspec.Raw`; `schema` itself when it has none."""
     hints = typing.get_type_hints(schema, include_extras=True)
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    changed = False
-    for info in msgspec.structs.fields(schema):
-        kind = _twin_type(hints[info.name])
-        changed |= kind is not hints[info.name]
-        if info.default is not msgspec.NODEFAULT:
-            fields.append((info.name, kind, info.default))
-        elif info.default_factory is not msgspec.NODEFAULT:
-            fields.append((info.name, kind, msgspec.field(default_factory=info.default_factory)))
-        else:
-            fields.append((info.name, kind))
-    if not changed:
+    retyped = {name: _twin_type(kind) for name, kind in hints.items()}
+    if all(retyped[name] is kind for name, kind in hints.items()):
         return schema
-    config = schema.__struct_config__
-    twin = msgspec.defstruct(
-        f"{schema.__name__}Twin",
-        fields,
-        kw_only=True,
-        forbid_unknown_fields=config.forbid_unknown_fields,
-        rename={f.name: f.encode_name for f in msgspec.structs.fields(schema) if f.encode_name != f.name}
-        or None,
-        tag=config.tag,
-        tag_field=config.tag_field,
-    )
+    twin = struct_variant(schema, f"{schema.__name__}Twin", lambda info: retyped[info.name])
     _ORIGINALS[twin] = schema
     return twin
 

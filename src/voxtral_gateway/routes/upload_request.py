@@ -34,6 +34,7 @@ from voxtral_gateway.routes.json_request import (
     off_loop_if_large,
     validation_exception,
 )
+from voxtral_gateway.routes.struct_variant import struct_variant
 
 # Bodies at least this large are parsed off the event loop, with the file decoded in place.
 IN_PLACE_BYTES = 1024 * 1024
@@ -86,25 +87,10 @@ class _InvalidBase64:
 
 def _envelope_type(schema: type[msgspec.Struct], file_field: str) -> type[msgspec.Struct]:
     """`schema` with the same fields, defaults and options, but `file_field` left raw."""
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    rename: dict[str, str] = {}
-    for info in msgspec.structs.fields(schema):
-        kind = msgspec.Raw if info.name == file_field else info.type
-        if info.default is not msgspec.NODEFAULT:
-            fields.append((info.name, kind, info.default))
-        elif info.default_factory is not msgspec.NODEFAULT:
-            fields.append((info.name, kind, msgspec.field(default_factory=info.default_factory)))
-        else:
-            fields.append((info.name, kind))
-        if info.encode_name != info.name:
-            rename[info.name] = info.encode_name
-    config = schema.__struct_config__
-    return msgspec.defstruct(
+    return struct_variant(
+        schema,
         f"{schema.__name__}Envelope",
-        fields,
-        kw_only=True,
-        forbid_unknown_fields=config.forbid_unknown_fields,
-        rename=rename or None,
+        lambda info: msgspec.Raw if info.name == file_field else info.type,
     )
 
 
